@@ -1,0 +1,6 @@
+//! ferromq: a broker and name server that speak Apache RocketMQ 4.x's
+//! remoting protocol.
+
+pub mod remoting;
+pub mod protocol;
+pub mod store;

@@ -1,0 +1,121 @@
+//! `HeartbeatData` and `SubscriptionData`, as clients send them.
+
+use serde::{Deserialize, Serialize};
+
+use super::message::java_string_hash;
+
+pub const SUB_ALL: &str = "*";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionData {
+    #[serde(default)]
+    pub class_filter_mode: bool,
+    #[serde(default)]
+    pub code_set: Vec<i32>,
+    #[serde(default = "tag_type")]
+    pub expression_type: String,
+    pub sub_string: String,
+    #[serde(default)]
+    pub sub_version: i64,
+    #[serde(default)]
+    pub tags_set: Vec<String>,
+    pub topic: String,
+}
+
+fn tag_type() -> String {
+    "TAG".into()
+}
+
+impl SubscriptionData {
+    /// `FilterAPI.buildSubscriptionData` for tag expressions.
+    pub fn build(topic: &str, sub_string: &str, sub_version: i64) -> Self {
+        let sub = sub_string.trim();
+        let mut d = SubscriptionData {
+            class_filter_mode: false,
+            code_set: Vec::new(),
+            expression_type: tag_type(),
+            sub_string: if sub.is_empty() { SUB_ALL.into() } else { sub.to_string() },
+            sub_version,
+            tags_set: Vec::new(),
+            topic: topic.to_string(),
+        };
+        if d.sub_string != SUB_ALL {
+            for tag in d.sub_string.split("||") {
+                let tag = tag.trim();
+                if !tag.is_empty() {
+                    d.tags_set.push(tag.to_string());
+                    d.code_set.push(java_string_hash(tag));
+                }
+            }
+        }
+        d
+    }
+
+    pub fn is_tag_type(&self) -> bool {
+        self.expression_type.is_empty() || self.expression_type == "TAG"
+    }
+
+    /// The broker's tag-hash check (`ExpressionMessageFilter.isMatchedByConsumeQueue`).
+    pub fn matches_tags_code(&self, tags_code: i64) -> bool {
+        if !self.is_tag_type() || self.sub_string == SUB_ALL {
+            return true;
+        }
+        self.code_set.iter().any(|c| *c as i64 == tags_code)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProducerData {
+    pub group_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsumerData {
+    #[serde(default)]
+    pub consume_from_where: String,
+    #[serde(default)]
+    pub consume_type: String,
+    pub group_name: String,
+    #[serde(default)]
+    pub message_model: String,
+    #[serde(default)]
+    pub subscription_data_set: Vec<SubscriptionData>,
+    #[serde(default)]
+    pub unit_mode: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeartbeatData {
+    #[serde(rename = "clientID")]
+    pub client_id: String,
+    #[serde(rename = "consumerDataSet", default)]
+    pub consumer_data_set: Vec<ConsumerData>,
+    #[serde(rename = "producerDataSet", default)]
+    pub producer_data_set: Vec<ProducerData>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_expression_builds_code_set() {
+        let d = SubscriptionData::build("T", "TagA || TagB", 1);
+        assert_eq!(d.tags_set, vec!["TagA", "TagB"]);
+        assert!(d.matches_tags_code(java_string_hash("TagB") as i64));
+        assert!(!d.matches_tags_code(java_string_hash("TagC") as i64));
+        assert!(SubscriptionData::build("T", "*", 1).matches_tags_code(12345));
+        assert!(SubscriptionData::build("T", "", 1).matches_tags_code(0));
+    }
+
+    #[test]
+    fn parses_a_java_heartbeat() {
+        let body = br#"{"clientID":"127.0.0.1@1","consumerDataSet":[{"consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET","consumeType":"CONSUME_PASSIVELY","groupName":"G","messageModel":"CLUSTERING","subscriptionDataSet":[{"classFilterMode":false,"codeSet":[2598919],"expressionType":"TAG","subString":"TagA","subVersion":1,"tagsSet":["TagA"],"topic":"T"}],"unitMode":false}],"producerDataSet":[{"groupName":"CLIENT_INNER_PRODUCER"}]}"#;
+        let h: HeartbeatData = crate::protocol::fastjson::parse(body).unwrap();
+        assert_eq!(h.client_id, "127.0.0.1@1");
+        assert_eq!(h.consumer_data_set[0].subscription_data_set[0].code_set, vec![2598919]);
+    }
+}

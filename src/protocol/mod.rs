@@ -1,0 +1,85 @@
+//! Protocol types above the frame: custom headers, JSON bodies, message
+//! encoding and ids.
+
+pub mod body;
+pub mod fastjson;
+pub mod header;
+pub mod heartbeat;
+pub mod message;
+pub mod route;
+pub mod topic;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    /// Worded as the Java side's `RemotingCommandException`.
+    #[error("the custom field <{0}> is null")]
+    MissingField(&'static str),
+    #[error("the custom field <{0}> has a bad value: {1}")]
+    BadField(&'static str, String),
+    #[error("{0}")]
+    BadBody(String),
+    #[error("message properties length {0} exceeds 32767")]
+    PropertiesTooLong(usize),
+    #[error("message topic length too long {0}")]
+    TopicTooLong(usize),
+    #[error(transparent)]
+    Json(#[from] fastjson::JsonError),
+}
+
+/// `PermName` bits.
+pub mod perm {
+    pub const PRIORITY: i32 = 0x8;
+    pub const READ: i32 = 0x4;
+    pub const WRITE: i32 = 0x2;
+    pub const INHERIT: i32 = 0x1;
+
+    pub fn readable(p: i32) -> bool {
+        p & READ == READ
+    }
+    pub fn writeable(p: i32) -> bool {
+        p & WRITE == WRITE
+    }
+    pub fn inherited(p: i32) -> bool {
+        p & INHERIT == INHERIT
+    }
+
+    /// `PermName.perm2String`, as mqadmin prints it.
+    pub fn to_string(p: i32) -> String {
+        let r = if readable(p) { 'R' } else { '-' };
+        let w = if writeable(p) { 'W' } else { '-' };
+        let x = if inherited(p) { 'X' } else { '-' };
+        format!("{r}{w}{x}")
+    }
+}
+
+/// Topic names with a meaning of their own (`TopicValidator`, `MixAll`).
+pub mod topics {
+    pub const AUTO_CREATE_TOPIC_KEY: &str = "TBW102";
+    pub const SELF_TEST_TOPIC: &str = "SELF_TEST_TOPIC";
+    pub const BENCHMARK_TOPIC: &str = "BenchmarkTest";
+    pub const OFFSET_MOVED_EVENT: &str = "OFFSET_MOVED_EVENT";
+    pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
+    pub const TRANS_HALF_TOPIC: &str = "RMQ_SYS_TRANS_HALF_TOPIC";
+    pub const TRANS_OP_HALF_TOPIC: &str = "RMQ_SYS_TRANS_OP_HALF_TOPIC";
+    pub const TRANS_CHECK_MAX_TIME_TOPIC: &str = "TRANS_CHECK_MAX_TIME_TOPIC";
+    pub const RETRY_GROUP_TOPIC_PREFIX: &str = "%RETRY%";
+    pub const DLQ_GROUP_TOPIC_PREFIX: &str = "%DLQ%";
+    pub const TOPIC_MAX_LENGTH: usize = 127;
+
+    /// `TopicValidator.validateTopic`'s character rule.
+    pub fn has_illegal_characters(topic: &str) -> bool {
+        !topic.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'%' || b == b'|' || b == b'_' || b == b'-')
+    }
+
+    /// Topics clients may never send to (`TopicValidator.isNotAllowedSendTopic`).
+    pub fn is_not_allowed_send(topic: &str) -> bool {
+        matches!(
+            topic,
+            SCHEDULE_TOPIC | TRANS_HALF_TOPIC | TRANS_OP_HALF_TOPIC | TRANS_CHECK_MAX_TIME_TOPIC | "RMQ_SYS_TRACE_TOPIC"
+        )
+    }
+
+    pub fn retry_topic(group: &str) -> String {
+        format!("{RETRY_GROUP_TOPIC_PREFIX}{group}")
+    }
+}

@@ -1,0 +1,163 @@
+//! One consume queue: the index of a topic/queue into the commit log, one
+//! 20-byte entry (commit-log offset, size, tag hash) per message.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::RwLock;
+
+use super::mapped_file::MappedFileQueue;
+use super::StoreError;
+
+pub const CQ_STORE_UNIT_SIZE: usize = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CqEntry {
+    pub phy_offset: i64,
+    pub size: i32,
+    pub tags_code: i64,
+}
+
+pub struct ConsumeQueue {
+    files: RwLock<MappedFileQueue>,
+    /// Logical offset of the first entry still present.
+    min_offset: AtomicI64,
+}
+
+impl ConsumeQueue {
+    pub fn load(dir: &Path, file_size: usize) -> Result<Self, StoreError> {
+        let file_size = file_size - file_size % CQ_STORE_UNIT_SIZE;
+        let files = MappedFileQueue::load(dir, file_size)?;
+        let cq = ConsumeQueue { files: RwLock::new(files), min_offset: AtomicI64::new(0) };
+        cq.recover();
+        Ok(cq)
+    }
+
+    /// Finds the end of the written entries in the last segment.
+    fn recover(&self) {
+        let files = self.files.write().unwrap();
+        if let Some(last) = files.last() {
+            let mut pos = 0;
+            while let Some(e) = last.read_raw(pos, CQ_STORE_UNIT_SIZE) {
+                let e = decode(e);
+                if e.phy_offset < 0 || e.size <= 0 {
+                    break;
+                }
+                pos += CQ_STORE_UNIT_SIZE;
+            }
+            last.set_wrote(pos);
+        }
+        let min = files.min_offset() / CQ_STORE_UNIT_SIZE as i64;
+        self.min_offset.store(min, Ordering::Release);
+    }
+
+    /// Logical offset one past the last entry.
+    pub fn max_offset(&self) -> i64 {
+        self.files.read().unwrap().max_offset() / CQ_STORE_UNIT_SIZE as i64
+    }
+
+    pub fn min_offset(&self) -> i64 {
+        self.min_offset.load(Ordering::Acquire)
+    }
+
+    /// Appends the entry for logical offset `queue_offset`. Only the store's
+    /// appender calls this, in queue-offset order.
+    pub fn append(&self, queue_offset: i64, e: CqEntry) -> Result<(), StoreError> {
+        let mut files = self.files.write().unwrap();
+        let expected = files.max_offset() / CQ_STORE_UNIT_SIZE as i64;
+        let start_pos = queue_offset * CQ_STORE_UNIT_SIZE as i64;
+        if files.files().is_empty() && queue_offset > 0 {
+            // A queue whose files were removed: start again at the offset.
+            self.min_offset.store(queue_offset, Ordering::Release);
+        } else if queue_offset != expected {
+            return Err(StoreError::Corrupt(format!(
+                "consume queue entry {queue_offset} out of order, expected {expected}"
+            )));
+        }
+        let file = files.last_for_append(start_pos)?;
+        if file.start() + file.wrote() as i64 != start_pos {
+            // A fresh segment that begins mid-file: pad with an invalid marker.
+            let gap = (start_pos - file.start() - file.wrote() as i64) as usize;
+            file.append(&vec![0u8; gap]);
+        }
+        let mut buf = [0u8; CQ_STORE_UNIT_SIZE];
+        buf[0..8].copy_from_slice(&e.phy_offset.to_be_bytes());
+        buf[8..12].copy_from_slice(&e.size.to_be_bytes());
+        buf[12..20].copy_from_slice(&e.tags_code.to_be_bytes());
+        file.append(&buf);
+        Ok(())
+    }
+
+    /// Entry at a logical offset, if written.
+    pub fn get(&self, offset: i64) -> Option<CqEntry> {
+        if offset < self.min_offset() {
+            return None;
+        }
+        let pos = offset * CQ_STORE_UNIT_SIZE as i64;
+        let files = self.files.read().unwrap();
+        let f = files.find(pos)?;
+        let b = f.read((pos - f.start()) as usize, CQ_STORE_UNIT_SIZE)?;
+        Some(decode(b))
+    }
+
+    /// Drops entries pointing at or beyond `phy_max` (commit log was cut).
+    pub fn truncate_dirty(&self, phy_max: i64) -> Result<(), StoreError> {
+        let max = self.max_offset();
+        let mut keep = max;
+        while keep > self.min_offset() {
+            match self.get(keep - 1) {
+                Some(e) if e.phy_offset + e.size as i64 > phy_max => keep -= 1,
+                _ => break,
+            }
+        }
+        if keep < max {
+            tracing::warn!(from = keep, to = max, "consume queue entries past the commit log dropped");
+            self.files.write().unwrap().truncate(keep * CQ_STORE_UNIT_SIZE as i64)?;
+        }
+        Ok(())
+    }
+
+    /// The commit-log offset just past the last entry's message.
+    pub fn last_phy_end(&self) -> Option<i64> {
+        let max = self.max_offset();
+        (max > self.min_offset()).then(|| self.get(max - 1)).flatten().map(|e| e.phy_offset + e.size as i64)
+    }
+
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.files.read().unwrap().flush()
+    }
+}
+
+fn decode(b: &[u8]) -> CqEntry {
+    CqEntry {
+        phy_offset: i64::from_be_bytes(b[0..8].try_into().unwrap()),
+        size: i32::from_be_bytes(b[8..12].try_into().unwrap()),
+        tags_code: i64::from_be_bytes(b[12..20].try_into().unwrap()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_get_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let cq = ConsumeQueue::load(dir.path(), 60).unwrap();
+            for i in 0..7 {
+                cq.append(i, CqEntry { phy_offset: i * 100, size: 100, tags_code: i }).unwrap();
+            }
+            assert_eq!(cq.max_offset(), 7);
+            assert_eq!(cq.get(4).unwrap().phy_offset, 400);
+            assert!(cq.get(7).is_none());
+            assert!(cq.append(9, CqEntry { phy_offset: 0, size: 1, tags_code: 0 }).is_err());
+            cq.flush().unwrap();
+        }
+        let cq = ConsumeQueue::load(dir.path(), 60).unwrap();
+        assert_eq!(cq.max_offset(), 7);
+        assert_eq!(cq.get(6).unwrap().tags_code, 6);
+        cq.truncate_dirty(450).unwrap();
+        assert_eq!(cq.max_offset(), 4);
+        assert_eq!(cq.last_phy_end(), Some(400));
+    }
+}

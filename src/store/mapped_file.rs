@@ -1,0 +1,273 @@
+//! A fixed-size file mapped into memory, appended at one end while readers
+//! read what was already published.
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use memmap2::MmapRaw;
+
+use super::StoreError;
+
+pub struct MappedFile {
+    path: PathBuf,
+    /// Absolute offset of the file's first byte; also its 20-digit name.
+    start: i64,
+    size: usize,
+    map: MmapRaw,
+    /// Bytes written and visible to readers.
+    wrote: AtomicUsize,
+    /// Bytes known to be flushed.
+    flushed: AtomicUsize,
+}
+
+// SAFETY: the mapping is only written by the single appender (callers hold the
+// store's put lock) in the region at and beyond `wrote`, and readers only read
+// below `wrote` after an Acquire load, so no byte is read while written.
+unsafe impl Send for MappedFile {}
+unsafe impl Sync for MappedFile {}
+
+pub fn file_name(offset: i64) -> String {
+    format!("{offset:020}")
+}
+
+impl MappedFile {
+    /// Opens (creating and sizing if needed) the segment starting at `start`.
+    pub fn open(dir: &Path, start: i64, size: usize) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(file_name(start));
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
+        let len = file.metadata()?.len() as usize;
+        if len != size {
+            if len > size {
+                return Err(StoreError::Corrupt(format!(
+                    "{} is {len} bytes, larger than the configured file size {size}",
+                    path.display()
+                )));
+            }
+            file.set_len(size as u64)?;
+        }
+        let map = MmapRaw::map_raw(&file)?;
+        Ok(MappedFile {
+            path,
+            start,
+            size,
+            map,
+            wrote: AtomicUsize::new(0),
+            flushed: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn start(&self) -> i64 {
+        self.start
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn wrote(&self) -> usize {
+        self.wrote.load(Ordering::Acquire)
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.size - self.wrote()
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.wrote() == self.size
+    }
+
+    /// Sets the write position after recovery (and when truncating).
+    pub fn set_wrote(&self, pos: usize) {
+        assert!(pos <= self.size);
+        self.wrote.store(pos, Ordering::Release);
+        self.flushed.store(pos, Ordering::Release);
+    }
+
+    /// Copies `data` at the write position and publishes it.
+    /// The caller is the only appender and has checked `remaining()`.
+    pub fn append(&self, data: &[u8]) {
+        let pos = self.wrote.load(Ordering::Relaxed);
+        assert!(data.len() <= self.size - pos, "append past end of mapped file");
+        // SAFETY: [pos, pos+len) is inside the mapping and beyond what readers may read.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), self.map.as_mut_ptr().add(pos), data.len());
+        }
+        self.wrote.store(pos + data.len(), Ordering::Release);
+    }
+
+    /// Overwrites bytes inside the unpublished region (zeroing a torn tail).
+    pub fn zero_from(&self, pos: usize, len: usize) {
+        let len = len.min(self.size - pos);
+        // SAFETY: only called during recovery/truncation while no reader exists past `pos`.
+        unsafe { std::ptr::write_bytes(self.map.as_mut_ptr().add(pos), 0, len) }
+    }
+
+    /// Reads published bytes; `None` if the range is not fully written yet.
+    pub fn read(&self, pos: usize, len: usize) -> Option<&[u8]> {
+        if pos.checked_add(len)? > self.wrote() {
+            return None;
+        }
+        // SAFETY: the range is below `wrote`, so it is fully written and never rewritten.
+        Some(unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(pos), len) })
+    }
+
+    /// Reads bytes regardless of the write position (recovery scans).
+    pub fn read_raw(&self, pos: usize, len: usize) -> Option<&[u8]> {
+        if pos.checked_add(len)? > self.size {
+            return None;
+        }
+        // SAFETY: in bounds; only used before the file is shared with readers.
+        Some(unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(pos), len) })
+    }
+
+    /// Flushes written-but-unflushed bytes to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let wrote = self.wrote();
+        let flushed = self.flushed.load(Ordering::Acquire);
+        if wrote > flushed {
+            self.map.flush_range(flushed, wrote - flushed)?;
+            self.flushed.store(wrote, Ordering::Release);
+        }
+        Ok(())
+    }
+}
+
+/// The segments of one log (commit log or one consume queue), in order.
+pub struct MappedFileQueue {
+    dir: PathBuf,
+    file_size: usize,
+    files: Vec<std::sync::Arc<MappedFile>>,
+}
+
+impl MappedFileQueue {
+    /// Maps every segment in `dir`, in offset order.
+    pub fn load(dir: &Path, file_size: usize) -> Result<Self, StoreError> {
+        let mut starts = Vec::new();
+        if dir.exists() {
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.len() == 20 {
+                    if let Ok(start) = name.parse::<i64>() {
+                        starts.push(start);
+                    }
+                }
+            }
+        }
+        starts.sort_unstable();
+        let mut files = Vec::with_capacity(starts.len());
+        for start in starts {
+            let f = MappedFile::open(dir, start, file_size)?;
+            // Until recovery says otherwise, earlier segments are full.
+            f.set_wrote(file_size);
+            files.push(std::sync::Arc::new(f));
+        }
+        Ok(MappedFileQueue { dir: dir.to_path_buf(), file_size, files })
+    }
+
+    pub fn files(&self) -> &[std::sync::Arc<MappedFile>] {
+        &self.files
+    }
+
+    pub fn last(&self) -> Option<&std::sync::Arc<MappedFile>> {
+        self.files.last()
+    }
+
+    pub fn file_size(&self) -> usize {
+        self.file_size
+    }
+
+    /// The segment holding absolute `offset`.
+    pub fn find(&self, offset: i64) -> Option<&std::sync::Arc<MappedFile>> {
+        let first = self.files.first()?.start();
+        if offset < first {
+            return None;
+        }
+        let idx = ((offset - first) / self.file_size as i64) as usize;
+        self.files.get(idx).filter(|f| offset < f.start() + self.file_size as i64)
+    }
+
+    /// The last segment with room, creating the next one when the last is full.
+    pub fn last_for_append(&mut self, start_if_empty: i64) -> Result<std::sync::Arc<MappedFile>, StoreError> {
+        let next_start = match self.files.last() {
+            Some(f) if !f.is_full() => return Ok(f.clone()),
+            Some(f) => f.start() + self.file_size as i64,
+            None => start_if_empty - start_if_empty % self.file_size as i64,
+        };
+        let f = std::sync::Arc::new(MappedFile::open(&self.dir, next_start, self.file_size)?);
+        self.files.push(f.clone());
+        Ok(f)
+    }
+
+    /// Absolute offset just past the last written byte.
+    pub fn max_offset(&self) -> i64 {
+        self.files.last().map_or(0, |f| f.start() + f.wrote() as i64)
+    }
+
+    pub fn min_offset(&self) -> i64 {
+        self.files.first().map_or(0, |f| f.start())
+    }
+
+    /// Drops segments that start at or after `offset` and cuts the one that
+    /// holds it.
+    pub fn truncate(&mut self, offset: i64) -> Result<(), StoreError> {
+        while let Some(f) = self.files.last() {
+            if f.start() >= offset && self.files.len() > 0 {
+                let f = self.files.pop().unwrap();
+                std::fs::remove_file(f.path())?;
+                continue;
+            }
+            let pos = (offset - f.start()) as usize;
+            if pos < f.wrote() {
+                f.zero_from(pos, f.wrote() - pos);
+                f.set_wrote(pos);
+            }
+            break;
+        }
+        Ok(())
+    }
+
+    pub fn flush(&self) -> Result<(), StoreError> {
+        for f in self.files.iter().rev().take(2) {
+            f.flush()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_read_and_roll() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut q = MappedFileQueue::load(dir.path(), 64).unwrap();
+        let f = q.last_for_append(0).unwrap();
+        f.append(&[1u8; 40]);
+        assert_eq!(f.read(0, 40).unwrap(), &[1u8; 40]);
+        assert!(f.read(30, 20).is_none());
+        f.append(&[2u8; 24]);
+        assert!(f.is_full());
+        let g = q.last_for_append(0).unwrap();
+        assert_eq!(g.start(), 64);
+        g.append(&[3u8; 8]);
+        assert_eq!(q.max_offset(), 72);
+        assert_eq!(q.find(70).unwrap().start(), 64);
+        assert_eq!(q.find(10).unwrap().start(), 0);
+        assert!(q.find(200).is_none());
+        q.flush().unwrap();
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(names.iter().any(|n| n == "00000000000000000064"));
+        q.truncate(40).unwrap();
+        assert_eq!(q.files().len(), 1);
+        assert_eq!(q.max_offset(), 40);
+    }
+}

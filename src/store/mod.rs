@@ -1,0 +1,458 @@
+//! The message store: commit log, consume queues, and recovery between them
+//! (RocketMQ's `DefaultMessageStore`).
+
+pub mod commit_log;
+pub mod config_file;
+pub mod consume_queue;
+pub mod mapped_file;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use bytes::{BufMut, BytesMut};
+
+use crate::protocol::message::{
+    create_message_id, tags_code, MessageExt, MessageInner, PHYSICAL_OFFSET_POS, QUEUE_OFFSET_POS,
+};
+use crate::protocol::ProtocolError;
+use commit_log::CommitLog;
+use consume_queue::{ConsumeQueue, CqEntry};
+use mapped_file::MappedFile;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("store data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("message of {0} bytes does not fit in a commit log file")]
+    MessageTooLarge(usize),
+    #[error("message body of {0} bytes exceeds maxMessageSize {1}")]
+    BodyTooLarge(usize, usize),
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub root: PathBuf,
+    pub commit_log_dir: PathBuf,
+    pub commit_log_file_size: usize,
+    pub consume_queue_file_size: usize,
+    pub max_message_size: usize,
+    pub store_host: SocketAddr,
+}
+
+impl StoreConfig {
+    pub fn consume_queue_dir(&self) -> PathBuf {
+        self.root.join("consumequeue")
+    }
+}
+
+/// Where a put landed.
+#[derive(Debug, Clone)]
+pub struct PutResult {
+    /// Offset message ids, one per message.
+    pub msg_ids: Vec<String>,
+    pub wrote_offset: i64,
+    pub queue_offset: i64,
+    pub store_timestamp: i64,
+}
+
+/// `GetMessageStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GetStatus {
+    Found,
+    NoMatchedMessage,
+    NoMatchedLogicQueue,
+    NoMessageInQueue,
+    OffsetFoundNull,
+    OffsetOverflowBadly,
+    OffsetOverflowOne,
+    OffsetTooSmall,
+}
+
+pub struct GetResult {
+    pub status: GetStatus,
+    pub next_begin_offset: i64,
+    pub min_offset: i64,
+    pub max_offset: i64,
+    /// Raw records, in queue order.
+    pub messages: Vec<(Arc<MappedFile>, usize, usize)>,
+    pub total_bytes: usize,
+}
+
+impl GetResult {
+    pub fn message_count(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// The records concatenated: the body of a pull response.
+    pub fn body(&self) -> BytesMut {
+        let mut b = BytesMut::with_capacity(self.total_bytes);
+        for (f, pos, size) in &self.messages {
+            b.put_slice(f.read(*pos, *size).expect("published record"));
+        }
+        b
+    }
+}
+
+/// Limits of one pull, as the Java store's in-memory transfer limits.
+const MAX_TRANSFER_BYTES: usize = 256 * 1024;
+const MAX_TRANSFER_COUNT: usize = 32;
+/// Entries scanned per pull at most when a filter skips messages.
+const MAX_FILTER_SCAN: i64 = 16000 / 20;
+
+type ArrivalListener = Box<dyn Fn(&str, i32, i64) + Send + Sync>;
+
+pub struct MessageStore {
+    config: StoreConfig,
+    commit_log: CommitLog,
+    queues: RwLock<HashMap<String, HashMap<i32, Arc<ConsumeQueue>>>>,
+    /// The single appender: held while placing records and indexing them.
+    put_lock: Mutex<()>,
+    arrival: OnceLock<ArrivalListener>,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl MessageStore {
+    /// Opens the store and brings commit log and consume queues into line.
+    pub fn open(config: StoreConfig) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(&config.root)?;
+        let commit_log = CommitLog::load(&config.commit_log_dir, config.commit_log_file_size)?;
+        let store = MessageStore {
+            commit_log,
+            queues: RwLock::new(HashMap::new()),
+            put_lock: Mutex::new(()),
+            arrival: OnceLock::new(),
+            config,
+        };
+        store.load_consume_queues()?;
+        store.recover()?;
+        Ok(store)
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// Called with (topic, queue id, new max offset) after each put.
+    pub fn set_arrival_listener(&self, f: impl Fn(&str, i32, i64) + Send + Sync + 'static) {
+        let _ = self.arrival.set(Box::new(f));
+    }
+
+    fn load_consume_queues(&self) -> Result<(), StoreError> {
+        let dir = self.config.consume_queue_dir();
+        if !dir.exists() {
+            return Ok(());
+        }
+        let mut queues = self.queues.write().unwrap();
+        for topic in std::fs::read_dir(&dir)? {
+            let topic = topic?;
+            if !topic.file_type()?.is_dir() {
+                continue;
+            }
+            let name = topic.file_name().to_string_lossy().into_owned();
+            for q in std::fs::read_dir(topic.path())? {
+                let q = q?;
+                let Ok(qid) = q.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
+                let cq = ConsumeQueue::load(&q.path(), self.config.consume_queue_file_size)?;
+                queues.entry(name.clone()).or_default().insert(qid, Arc::new(cq));
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-indexes commit-log records the consume queues lack and drops
+    /// entries that point past the commit log.
+    fn recover(&self) -> Result<(), StoreError> {
+        let from = {
+            let queues = self.queues.read().unwrap();
+            queues
+                .values()
+                .flat_map(|m| m.values())
+                .filter_map(|cq| cq.last_phy_end())
+                .max()
+                .unwrap_or(0)
+        };
+        let records = self.commit_log.recover(from)?;
+        let max_phy = self.commit_log.max_offset();
+        for cq in self.queues.read().unwrap().values().flat_map(|m| m.values()) {
+            cq.truncate_dirty(max_phy)?;
+        }
+        let mut rebuilt = 0;
+        for r in records {
+            let Some((file, pos)) = self.commit_log.read(r.offset, r.size) else {
+                continue;
+            };
+            let m = MessageExt::decode(file.read(pos, r.size).unwrap())?;
+            let cq = self.consume_queue(&m.topic, m.queue_id)?;
+            let max = cq.max_offset();
+            if m.queue_offset == max || (max == 0 && cq.min_offset() == 0) {
+                cq.append(
+                    m.queue_offset,
+                    CqEntry {
+                        phy_offset: r.offset,
+                        size: r.size as i32,
+                        tags_code: tags_code(m.properties.get("TAGS")),
+                    },
+                )?;
+                rebuilt += 1;
+            } else if m.queue_offset > max {
+                tracing::warn!(topic = %m.topic, queue = m.queue_id, offset = m.queue_offset, max, "gap in consume queue");
+            }
+        }
+        if rebuilt > 0 {
+            tracing::info!(rebuilt, "consume queue entries rebuilt from the commit log");
+        }
+        Ok(())
+    }
+
+    fn find_consume_queue(&self, topic: &str, queue_id: i32) -> Option<Arc<ConsumeQueue>> {
+        self.queues.read().unwrap().get(topic)?.get(&queue_id).cloned()
+    }
+
+    fn consume_queue(&self, topic: &str, queue_id: i32) -> Result<Arc<ConsumeQueue>, StoreError> {
+        if let Some(cq) = self.find_consume_queue(topic, queue_id) {
+            return Ok(cq);
+        }
+        let mut queues = self.queues.write().unwrap();
+        let by_id = queues.entry(topic.to_string()).or_default();
+        if let Some(cq) = by_id.get(&queue_id) {
+            return Ok(cq.clone());
+        }
+        let dir = self.config.consume_queue_dir().join(topic).join(queue_id.to_string());
+        let cq = Arc::new(ConsumeQueue::load(&dir, self.config.consume_queue_file_size)?);
+        by_id.insert(queue_id, cq.clone());
+        Ok(cq)
+    }
+
+    /// Stores one message.
+    pub fn put_message(&self, msg: &MessageInner) -> Result<PutResult, StoreError> {
+        self.put_messages(std::slice::from_ref(msg))
+    }
+
+    /// Stores messages of one topic/queue contiguously with consecutive
+    /// queue offsets (a batch).
+    pub fn put_messages(&self, msgs: &[MessageInner]) -> Result<PutResult, StoreError> {
+        let first = msgs.first().ok_or_else(|| StoreError::Corrupt("empty batch".into()))?;
+        let store_timestamp = now_ms();
+        let mut buf = Vec::new();
+        let mut bounds = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            if m.body.len() > self.config.max_message_size {
+                return Err(StoreError::BodyTooLarge(m.body.len(), self.config.max_message_size));
+            }
+            let start = buf.len();
+            m.encode_record(store_timestamp, &mut buf)?;
+            bounds.push((start, buf.len() - start, m.tags_code()));
+        }
+        let cq = self.consume_queue(&first.topic, first.queue_id)?;
+        let (wrote_offset, queue_offset) = {
+            let _appender = self.put_lock.lock().unwrap();
+            let queue_offset = cq.max_offset();
+            let place = self.commit_log.reserve(buf.len())?;
+            for (i, (start, _, _)) in bounds.iter().enumerate() {
+                let qo = queue_offset + i as i64;
+                let po = place.offset + *start as i64;
+                buf[start + QUEUE_OFFSET_POS..start + QUEUE_OFFSET_POS + 8].copy_from_slice(&qo.to_be_bytes());
+                buf[start + PHYSICAL_OFFSET_POS..start + PHYSICAL_OFFSET_POS + 8].copy_from_slice(&po.to_be_bytes());
+            }
+            place.file.append(&buf);
+            for (i, (start, size, tags)) in bounds.iter().enumerate() {
+                cq.append(
+                    queue_offset + i as i64,
+                    CqEntry { phy_offset: place.offset + *start as i64, size: *size as i32, tags_code: *tags },
+                )?;
+            }
+            (place.offset, queue_offset)
+        };
+        if let Some(notify) = self.arrival.get() {
+            notify(&first.topic, first.queue_id, queue_offset + msgs.len() as i64);
+        }
+        let msg_ids = bounds
+            .iter()
+            .map(|(start, _, _)| create_message_id(&self.config.store_host, wrote_offset + *start as i64))
+            .collect();
+        Ok(PutResult { msg_ids, wrote_offset, queue_offset, store_timestamp })
+    }
+
+    /// Reads up to `max_nums` messages from a queue, keeping those whose tag
+    /// hash `filter` accepts (`DefaultMessageStore.getMessage`).
+    pub fn get_message(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        offset: i64,
+        max_nums: i32,
+        filter: &dyn Fn(i64) -> bool,
+    ) -> GetResult {
+        let mut r = GetResult {
+            status: GetStatus::NoMatchedLogicQueue,
+            next_begin_offset: offset,
+            min_offset: 0,
+            max_offset: 0,
+            messages: Vec::new(),
+            total_bytes: 0,
+        };
+        let Some(cq) = self.find_consume_queue(topic, queue_id) else {
+            r.next_begin_offset = 0;
+            return r;
+        };
+        let (min, max) = (cq.min_offset(), cq.max_offset());
+        r.min_offset = min;
+        r.max_offset = max;
+        if max == 0 {
+            r.status = GetStatus::NoMessageInQueue;
+            r.next_begin_offset = 0;
+        } else if offset < min {
+            r.status = GetStatus::OffsetTooSmall;
+            r.next_begin_offset = min;
+        } else if offset == max {
+            r.status = GetStatus::OffsetOverflowOne;
+            r.next_begin_offset = offset;
+        } else if offset > max {
+            r.status = GetStatus::OffsetOverflowBadly;
+            r.next_begin_offset = if min == 0 { min } else { max };
+        } else {
+            let max_nums = (max_nums.max(1) as usize).min(MAX_TRANSFER_COUNT);
+            let mut next = offset;
+            let scan_end = max.min(offset + MAX_FILTER_SCAN.max(max_nums as i64));
+            while next < scan_end && r.messages.len() < max_nums {
+                let Some(e) = cq.get(next) else { break };
+                if !r.messages.is_empty() && r.total_bytes + e.size as usize > MAX_TRANSFER_BYTES {
+                    break;
+                }
+                next += 1;
+                if !filter(e.tags_code) {
+                    continue;
+                }
+                match self.commit_log.read(e.phy_offset, e.size as usize) {
+                    Some((f, pos)) => {
+                        r.total_bytes += e.size as usize;
+                        r.messages.push((f, pos, e.size as usize));
+                    }
+                    None => {
+                        if r.messages.is_empty() {
+                            r.status = GetStatus::OffsetFoundNull;
+                        }
+                        break;
+                    }
+                }
+            }
+            r.next_begin_offset = next;
+            r.status = if !r.messages.is_empty() {
+                GetStatus::Found
+            } else if r.status == GetStatus::OffsetFoundNull {
+                GetStatus::OffsetFoundNull
+            } else {
+                GetStatus::NoMatchedMessage
+            };
+        }
+        r
+    }
+
+    pub fn max_offset_in_queue(&self, topic: &str, queue_id: i32) -> i64 {
+        self.find_consume_queue(topic, queue_id).map_or(0, |cq| cq.max_offset())
+    }
+
+    pub fn min_offset_in_queue(&self, topic: &str, queue_id: i32) -> i64 {
+        self.find_consume_queue(topic, queue_id).map_or(0, |cq| cq.min_offset())
+    }
+
+    /// The message stored at `phy_offset`.
+    pub fn look_message_by_offset(&self, phy_offset: i64) -> Option<MessageExt> {
+        let size = self.commit_log.record_size_at(phy_offset)?;
+        let (f, pos) = self.commit_log.read(phy_offset, size)?;
+        MessageExt::decode(f.read(pos, size)?).ok()
+    }
+
+    fn store_time_at(&self, cq: &ConsumeQueue, offset: i64) -> Option<i64> {
+        let e = cq.get(offset)?;
+        self.look_message_by_offset(e.phy_offset).map(|m| m.store_timestamp)
+    }
+
+    pub fn message_store_timestamp(&self, topic: &str, queue_id: i32, offset: i64) -> i64 {
+        self.find_consume_queue(topic, queue_id)
+            .and_then(|cq| self.store_time_at(&cq, offset))
+            .unwrap_or(-1)
+    }
+
+    pub fn earliest_message_time(&self, topic: &str, queue_id: i32) -> i64 {
+        self.find_consume_queue(topic, queue_id)
+            .and_then(|cq| self.store_time_at(&cq, cq.min_offset()))
+            .unwrap_or(-1)
+    }
+
+    /// The first queue offset whose message was stored at or after
+    /// `timestamp` (max offset when none was).
+    pub fn offset_in_queue_by_time(&self, topic: &str, queue_id: i32, timestamp: i64) -> i64 {
+        let Some(cq) = self.find_consume_queue(topic, queue_id) else {
+            return 0;
+        };
+        let (mut lo, mut hi) = (cq.min_offset(), cq.max_offset());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.store_time_at(&cq, mid) {
+                Some(t) if t < timestamp => lo = mid + 1,
+                _ => hi = mid,
+            }
+        }
+        lo
+    }
+
+    /// Whether the message at `offset` has left memory (`checkInDiskByConsumeOffset`):
+    /// it is further behind the commit log's end than 40% of physical memory.
+    pub fn check_in_disk_by_consume_offset(&self, topic: &str, queue_id: i32, offset: i64) -> bool {
+        let Some(e) = self.find_consume_queue(topic, queue_id).and_then(|cq| cq.get(offset)) else {
+            return false;
+        };
+        let behind = self.commit_log.max_offset() - e.phy_offset;
+        behind > (total_physical_memory() as f64 * 0.4) as i64
+    }
+
+    pub fn commit_log_max_offset(&self) -> i64 {
+        self.commit_log.max_offset()
+    }
+
+    pub fn commit_log_min_offset(&self) -> i64 {
+        self.commit_log.min_offset()
+    }
+
+    /// Topics that have consume queues on disk.
+    pub fn topics(&self) -> Vec<String> {
+        self.queues.read().unwrap().keys().cloned().collect()
+    }
+
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.commit_log.flush()?;
+        let queues: Vec<_> = self.queues.read().unwrap().values().flat_map(|m| m.values().cloned()).collect();
+        for cq in queues {
+            cq.flush()?;
+        }
+        Ok(())
+    }
+}
+
+fn total_physical_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(8 << 30, |kb| kb * 1024)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,125 @@
+use super::*;
+use crate::protocol::message::Properties;
+use bytes::Bytes;
+
+fn config(dir: &std::path::Path, file_size: usize) -> StoreConfig {
+    StoreConfig {
+        root: dir.to_path_buf(),
+        commit_log_dir: dir.join("commitlog"),
+        commit_log_file_size: file_size,
+        consume_queue_file_size: 20 * 10,
+        max_message_size: 4 << 20,
+        store_host: "127.0.0.1:10911".parse().unwrap(),
+    }
+}
+
+fn msg(topic: &str, qid: i32, body: &str, tag: &str) -> MessageInner {
+    let mut p = Properties::default();
+    p.put("TAGS", tag);
+    MessageInner {
+        topic: topic.into(),
+        queue_id: qid,
+        flag: 0,
+        sys_flag: 0,
+        body: Bytes::copy_from_slice(body.as_bytes()),
+        properties: p,
+        born_timestamp: 1,
+        born_host: "127.0.0.1:5000".parse().unwrap(),
+        store_host: "127.0.0.1:10911".parse().unwrap(),
+        reconsume_times: 0,
+        prepared_transaction_offset: 0,
+    }
+}
+
+#[test]
+fn put_get_across_segments_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 1024);
+    {
+        let s = MessageStore::open(cfg.clone()).unwrap();
+        for i in 0..40 {
+            let r = s.put_message(&msg("T", i % 2, &format!("body-{i}"), "A")).unwrap();
+            assert_eq!(r.queue_offset, (i / 2) as i64);
+        }
+        let g = s.get_message("T", 0, 0, 32, &|_| true);
+        assert_eq!(g.status, GetStatus::Found);
+        assert_eq!(g.message_count(), 20);
+        let msgs = MessageExt::decode_all(&g.body()).unwrap();
+        for (i, m) in msgs.iter().enumerate() {
+            assert_eq!(m.queue_offset, i as i64);
+            assert_eq!(&m.body[..], format!("body-{}", i * 2).as_bytes());
+            assert_eq!(s.look_message_by_offset(m.commit_log_offset).unwrap().body, m.body);
+        }
+        s.flush().unwrap();
+    }
+    let s = MessageStore::open(cfg).unwrap();
+    assert_eq!(s.max_offset_in_queue("T", 1), 20);
+    let r = s.put_message(&msg("T", 1, "after", "A")).unwrap();
+    assert_eq!(r.queue_offset, 20);
+    let g = s.get_message("T", 1, 20, 32, &|_| true);
+    assert_eq!(MessageExt::decode_all(&g.body()).unwrap()[0].body, Bytes::from_static(b"after"));
+}
+
+#[test]
+fn statuses_follow_the_java_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MessageStore::open(config(dir.path(), 4096)).unwrap();
+    assert_eq!(s.get_message("T", 0, 0, 1, &|_| true).status, GetStatus::NoMatchedLogicQueue);
+    s.put_message(&msg("T", 0, "a", "A")).unwrap();
+    s.put_message(&msg("T", 0, "b", "B")).unwrap();
+    assert_eq!(s.get_message("T", 0, 2, 1, &|_| true).status, GetStatus::OffsetOverflowOne);
+    let bad = s.get_message("T", 0, 9, 1, &|_| true);
+    assert_eq!((bad.status, bad.next_begin_offset), (GetStatus::OffsetOverflowBadly, 0));
+    let b_hash = crate::protocol::message::tags_code(Some("B"));
+    let f = s.get_message("T", 0, 0, 32, &|t| t == b_hash);
+    assert_eq!((f.status, f.message_count(), f.next_begin_offset), (GetStatus::Found, 1, 2));
+    let none = s.get_message("T", 0, 0, 1, &|_| false);
+    assert_eq!(none.status, GetStatus::NoMatchedMessage);
+}
+
+#[test]
+fn rebuilds_missing_consume_queue_and_cuts_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 4096);
+    let torn_at;
+    {
+        let s = MessageStore::open(cfg.clone()).unwrap();
+        for i in 0..5 {
+            s.put_message(&msg("T", 0, &format!("m{i}"), "A")).unwrap();
+        }
+        torn_at = s.commit_log_max_offset();
+        s.put_message(&msg("T", 0, "torn", "A")).unwrap();
+        s.flush().unwrap();
+    }
+    std::fs::remove_dir_all(dir.path().join("consumequeue")).unwrap();
+    // Scribble over the last record's body so its CRC fails.
+    let seg = dir.path().join("commitlog").join(mapped_file::file_name(0));
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[torn_at as usize + 89] ^= 0xff;
+    std::fs::write(&seg, bytes).unwrap();
+    let s = MessageStore::open(cfg).unwrap();
+    assert_eq!(s.commit_log_max_offset(), torn_at);
+    assert_eq!(s.max_offset_in_queue("T", 0), 5);
+    let g = s.get_message("T", 0, 0, 32, &|_| true);
+    assert_eq!(g.message_count(), 5);
+}
+
+#[test]
+fn oversize_body_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), 4096);
+    cfg.max_message_size = 10;
+    let s = MessageStore::open(cfg).unwrap();
+    assert!(matches!(s.put_message(&msg("T", 0, "this is too long", "A")), Err(StoreError::BodyTooLarge(..))));
+}
+
+#[test]
+fn offset_by_time_finds_first_at_or_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MessageStore::open(config(dir.path(), 4096)).unwrap();
+    let t0 = now_ms();
+    s.put_message(&msg("T", 0, "a", "A")).unwrap();
+    assert_eq!(s.offset_in_queue_by_time("T", 0, t0 - 1000), 0);
+    assert_eq!(s.offset_in_queue_by_time("T", 0, now_ms() + 1000), 1);
+    assert!(s.earliest_message_time("T", 0) >= t0);
+}
