@@ -4,3 +4,6 @@
 pub mod remoting;
 pub mod protocol;
 pub mod store;
+pub mod config;
+pub mod namesrv;
+pub mod broker;

@@ -1,1 +1,192 @@
-fn main(){}
+//! `ferromq`: name server, broker, or both in one process.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+
+use ferromq::broker::Broker;
+use ferromq::config::{self, BrokerConfig, NamesrvConfig, Settings};
+use ferromq::namesrv::Namesrv;
+use ferromq::remoting::server::serve;
+
+#[derive(Parser)]
+#[command(name = "ferromq", version, about = "RocketMQ 4.x-compatible name server and broker")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the name server (like mqnamesrv).
+    Namesrv {
+        /// namesrv.conf in properties format.
+        #[arg(short = 'c', long = "configFile")]
+        config: Option<PathBuf>,
+        /// Print the effective configuration and exit.
+        #[arg(short = 'p', long = "printConfigItem")]
+        print: bool,
+    },
+    /// Run the broker (like mqbroker).
+    Broker {
+        /// broker.conf in properties format.
+        #[arg(short = 'c', long = "configFile")]
+        config: Option<PathBuf>,
+        /// Name server list, host:port;host:port (else NAMESRV_ADDR or namesrvAddr).
+        #[arg(short = 'n', long = "namesrvAddr")]
+        namesrv: Option<String>,
+        /// Print the effective configuration and exit.
+        #[arg(short = 'p', long = "printConfigItem")]
+        print: bool,
+    },
+    /// Run name server and broker in one process (the default).
+    Standalone {
+        /// broker.conf in properties format.
+        #[arg(short = 'c', long = "configFile")]
+        config: Option<PathBuf>,
+        /// The name server's port.
+        #[arg(long, default_value_t = 9876)]
+        namesrv_port: u16,
+        /// Print the effective broker configuration and exit.
+        #[arg(short = 'p', long = "printConfigItem")]
+        print: bool,
+    },
+}
+
+fn broker_settings(config: Option<&PathBuf>, namesrv: Option<&str>) -> Result<Settings, config::ConfigError> {
+    let mut s = config::broker_defaults();
+    if let Some(path) = config {
+        s.apply(config::load_file(path)?);
+    }
+    if let Some(n) = namesrv {
+        s.apply([("namesrvAddr".to_string(), n.to_string())]);
+    }
+    Ok(s)
+}
+
+fn namesrv_settings(config: Option<&PathBuf>, port: Option<u16>) -> Result<Settings, config::ConfigError> {
+    let mut s = config::namesrv_defaults();
+    if let Some(path) = config {
+        s.apply(config::load_file(path)?);
+    }
+    if let Some(p) = port {
+        s.apply([("listenPort".to_string(), p.to_string())]);
+    }
+    Ok(s)
+}
+
+async fn bind(port: u16) -> std::io::Result<TcpListener> {
+    TcpListener::bind(("0.0.0.0", port))
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on port {port}: {e}")))
+}
+
+async fn start_namesrv(cfg: NamesrvConfig) -> Result<Arc<Namesrv>, Box<dyn std::error::Error>> {
+    let listener = bind(cfg.listen_port).await?;
+    let max_frame = cfg.frame_max_length;
+    let namesrv = Namesrv::new(cfg);
+    namesrv.spawn_broker_scan();
+    tokio::spawn(serve(listener, namesrv.clone(), max_frame));
+    println!("The Name Server boot success. serializeType=JSON");
+    Ok(namesrv)
+}
+
+async fn start_broker(cfg: BrokerConfig) -> Result<Arc<Broker>, Box<dyn std::error::Error>> {
+    let main = bind(cfg.listen_port).await?;
+    let fast = bind(cfg.fast_listen_port()).await?;
+    let max_frame = cfg.frame_max_length;
+    let broker = Broker::open(cfg)?;
+    tokio::spawn(serve(main, broker.clone(), max_frame));
+    tokio::spawn(serve(fast, broker.clone(), max_frame));
+    if !broker.register_all().await && !broker.config.namesrv_addrs.is_empty() {
+        tracing::warn!("no name server accepted the registration yet; retrying every period");
+    }
+    broker.spawn_services();
+    println!(
+        "The broker[{}, {}] boot success. serializeType=JSON and name server is {}",
+        broker.config.broker_name,
+        broker.config.broker_addr(),
+        broker.config.namesrv_addrs.join(";")
+    );
+    Ok(broker)
+}
+
+async fn wait_for_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let command = cli.command.unwrap_or(Command::Standalone { config: None, namesrv_port: 9876, print: false });
+    match command {
+        Command::Namesrv { config, print } => {
+            let s = namesrv_settings(config.as_ref(), None)?;
+            if print {
+                print!("{}", s.print());
+                return Ok(());
+            }
+            start_namesrv(NamesrvConfig::from_settings(s)?).await?;
+            wait_for_signal().await;
+        }
+        Command::Broker { config, namesrv, print } => {
+            let s = broker_settings(config.as_ref(), namesrv.as_deref())?;
+            if print {
+                print!("{}", s.print());
+                return Ok(());
+            }
+            let cfg = BrokerConfig::from_settings(s)?;
+            if cfg.namesrv_addrs.is_empty() {
+                tracing::warn!("no name server address: set -n, NAMESRV_ADDR or namesrvAddr");
+            }
+            let broker = start_broker(cfg).await?;
+            wait_for_signal().await;
+            broker.shutdown().await;
+        }
+        Command::Standalone { config, namesrv_port, print } => {
+            let mut s = broker_settings(config.as_ref(), None)?;
+            if s.get("namesrvAddr").unwrap_or("").is_empty() {
+                s.apply([("namesrvAddr".to_string(), format!("127.0.0.1:{namesrv_port}"))]);
+            }
+            if print {
+                print!("{}", s.print());
+                return Ok(());
+            }
+            let cfg = BrokerConfig::from_settings(s)?;
+            let mut ns = namesrv_settings(None, Some(namesrv_port))?;
+            ns.apply([(
+                "kvConfigPath".to_string(),
+                cfg.store_root.join("namesrv").join("kvConfig.json").display().to_string(),
+            )]);
+            start_namesrv(NamesrvConfig::from_settings(ns)?).await?;
+            let broker = start_broker(cfg).await?;
+            wait_for_signal().await;
+            broker.shutdown().await;
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("ferromq: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

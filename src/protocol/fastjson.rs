@@ -12,12 +12,12 @@ use serde_json::Value;
 pub struct JsonError(String);
 
 /// Parses fastjson output into a typed value.
-pub fn parse<T: DeserializeOwned>(text: &[u8]) -> Result<T, JsonError> {
+pub fn parse<T: DeserializeOwned>(text: &[u8]) -> Result<T, super::ProtocolError> {
     let normalized = quote_bare_keys(text);
-    serde_json::from_slice(&normalized).map_err(|e| JsonError(e.to_string()))
+    serde_json::from_slice(&normalized).map_err(|e| JsonError(e.to_string()).into())
 }
 
-pub fn parse_value(text: &[u8]) -> Result<Value, JsonError> {
+pub fn parse_value(text: &[u8]) -> Result<Value, super::ProtocolError> {
     parse(text)
 }
 

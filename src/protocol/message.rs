@@ -95,6 +95,11 @@ impl Properties {
     }
 }
 
+/// `UtilAll.crc32`: CRC32 with the top bit cleared, as stored in records.
+pub fn body_crc(body: &[u8]) -> i32 {
+    (crc32fast::hash(body) & 0x7FFF_FFFF) as i32
+}
+
 /// Java's `String.hashCode`, which RocketMQ uses as the tag hash.
 pub fn java_string_hash(s: &str) -> i32 {
     s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
@@ -198,7 +203,7 @@ impl MessageInner {
         let props = self.properties.to_wire();
         encode_record_parts(
             &RecordParts {
-                body_crc: crc32fast::hash(&self.body) as i32,
+                body_crc: body_crc(&self.body),
                 queue_id: self.queue_id,
                 flag: self.flag,
                 sys_flag: self.sys_flag,
@@ -489,7 +494,7 @@ mod tests {
         assert_eq!(d.topic, "TopicTest");
         assert_eq!(d.queue_id, 3);
         assert_eq!(&d.body[..], b"Hello");
-        assert_eq!(d.body_crc, crc32fast::hash(b"Hello") as i32);
+        assert_eq!(d.body_crc, body_crc(b"Hello"));
         assert_eq!(d.store_timestamp, 2000);
         assert_eq!(d.properties.get("TAGS"), Some("TagA"));
     }

@@ -12,8 +12,8 @@ const FLAG_RESPONSE: i32 = 0x1;
 const FLAG_ONEWAY: i32 = 0x2;
 
 /// The version number this server writes into its own commands. The Java
-/// broker writes `MQVersion.CURRENT_VERSION`; 4.9.7's ordinal is 395.
-pub const SERVER_VERSION: i32 = 395;
+/// broker writes `MQVersion.CURRENT_VERSION`; 4.9.7's ordinal is 407.
+pub const SERVER_VERSION: i32 = 407;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SerializeType {

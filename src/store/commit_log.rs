@@ -192,7 +192,7 @@ fn check_record(f: &MappedFile, pos: usize) -> Check {
     let rec = f.read_raw(pos, size as usize).unwrap();
     match crate::protocol::message::MessageExt::decode(rec) {
         Ok(m) => {
-            if m.body_crc != crc32fast::hash(&m.body) as i32 {
+            if m.body_crc != crate::protocol::message::body_crc(&m.body) {
                 return Check::Invalid("body CRC mismatch");
             }
             if m.commit_log_offset != f.start() + pos as i64 {

@@ -1,0 +1,101 @@
+//! HEART_BEAT, UNREGISTER_CLIENT, GET_CONSUMER_LIST_BY_GROUP and consumer
+//! offsets (`ClientManageProcessor`, `ConsumerManageProcessor`).
+
+use std::time::Instant;
+
+use super::client_manager::{notify_consumer_ids_changed, ClientChannelInfo, ConsumerRegistration};
+use super::error::{BrokerError, BrokerResult};
+use super::Broker;
+use crate::protocol::body::ConsumerListBody;
+use crate::protocol::header::Ext;
+use crate::protocol::heartbeat::HeartbeatData;
+use crate::protocol::{fastjson, perm, topics, ProtocolError};
+use crate::remoting::codes::response;
+use crate::remoting::{ConnectionHandle, RemotingCommand};
+
+impl Broker {
+    pub(super) fn heart_beat(&self, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
+        let body = req.body.as_deref().ok_or_else(|| ProtocolError::BadBody("heartbeat without body".into()))?;
+        let hb: HeartbeatData = fastjson::parse(body)?;
+        let channel = ClientChannelInfo {
+            conn: conn.clone(),
+            client_id: hb.client_id.clone(),
+            language: req.language.clone(),
+            version: req.version,
+            last_update: Instant::now(),
+        };
+        for data in hb.consumer_data_set {
+            // Every group gets its retry topic, as the Java broker creates it here.
+            let retry = topics::retry_topic(&data.group_name);
+            let (_, created) = self.topics.create_if_absent(&retry, 1, perm::READ | perm::WRITE, 0);
+            if created {
+                self.trigger_register();
+            }
+            let changed = self.consumers.register(ConsumerRegistration {
+                group: data.group_name.clone(),
+                channel: channel.clone(),
+                consume_type: data.consume_type,
+                message_model: data.message_model,
+                consume_from_where: data.consume_from_where,
+                subscriptions: data.subscription_data_set,
+            });
+            if let Some(members) = changed {
+                if self.config.notify_consumer_ids_changed {
+                    notify_consumer_ids_changed(&data.group_name, &members);
+                }
+            }
+        }
+        for p in hb.producer_data_set {
+            self.producers.register(&p.group_name, channel.clone());
+        }
+        Ok(RemotingCommand::response_to(req, response::SUCCESS, None))
+    }
+
+    pub(super) fn unregister_client(&self, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
+        let e = Ext::of(req);
+        if let Some(group) = e.opt_str("producerGroup") {
+            self.producers.unregister(conn.id(), Some(group));
+        }
+        if let Some(group) = e.opt_str("consumerGroup") {
+            for (g, remaining) in self.consumers.unregister(conn.id(), Some(group)) {
+                if self.config.notify_consumer_ids_changed && !remaining.is_empty() {
+                    notify_consumer_ids_changed(&g, &remaining);
+                }
+            }
+        }
+        Ok(RemotingCommand::response_to(req, response::SUCCESS, None))
+    }
+
+    pub(super) fn get_consumer_list_by_group(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
+        let group = Ext::of(req).str("consumerGroup")?;
+        let ids = self.consumers.with_group(group, |g| g.client_ids()).unwrap_or_default();
+        if ids.is_empty() {
+            tracing::warn!(group, "getConsumerListByGroup: no consumer for this group");
+            return Err(BrokerError::new(response::SYSTEM_ERROR, format!("no consumer for this group, {group}")));
+        }
+        let body = serde_json::to_vec(&ConsumerListBody { consumer_id_list: ids }).unwrap();
+        Ok(RemotingCommand::response_to(req, response::SUCCESS, None).with_body(body))
+    }
+
+    pub(super) fn query_consumer_offset(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
+        let e = Ext::of(req);
+        let (group, topic, queue_id) = (e.str("consumerGroup")?, e.str("topic")?, e.i32("queueId")?);
+        let offset = self.offsets.query(group, topic, queue_id);
+        if offset >= 0 {
+            return Ok(RemotingCommand::response_to(req, response::SUCCESS, None).with_ext("offset", offset));
+        }
+        // A group with no committed offset starts at 0 while the queue's
+        // first message is still in memory (the Java broker's rule).
+        let min = self.store.min_offset_in_queue(topic, queue_id);
+        if min <= 0 && !self.store.check_in_disk_by_consume_offset(topic, queue_id, 0) {
+            return Ok(RemotingCommand::response_to(req, response::SUCCESS, None).with_ext("offset", 0));
+        }
+        Err(BrokerError::new(response::QUERY_NOT_FOUND, "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first"))
+    }
+
+    pub(super) fn update_consumer_offset(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
+        let e = Ext::of(req);
+        self.offsets.commit(e.str("consumerGroup")?, e.str("topic")?, e.i32("queueId")?, e.i64("commitOffset")?);
+        Ok(RemotingCommand::response_to(req, response::SUCCESS, None))
+    }
+}

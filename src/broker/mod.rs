@@ -1,0 +1,178 @@
+//! The broker: one processor per concern, all sharing the store and the
+//! managers held here.
+
+pub mod admin;
+pub mod client_manager;
+pub mod consumer_manage;
+pub mod error;
+pub mod offset_manager;
+pub mod pull;
+pub mod register;
+pub mod send;
+pub mod topic_config_manager;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use crate::config::BrokerConfig;
+use crate::remoting::client::RemotingClient;
+use crate::remoting::codes::request as rc;
+use crate::remoting::connection::{not_supported, ConnectionHandle, RequestProcessor};
+use crate::remoting::RemotingCommand;
+use crate::store::{MessageStore, StoreConfig, StoreError};
+use client_manager::{notify_consumer_ids_changed, ConsumerManager, ProducerManager};
+use error::BrokerResult;
+use offset_manager::ConsumerOffsetManager;
+use pull::PullRequestHoldService;
+use topic_config_manager::TopicConfigManager;
+
+pub struct Broker {
+    pub config: BrokerConfig,
+    pub store: Arc<MessageStore>,
+    pub topics: TopicConfigManager,
+    pub offsets: ConsumerOffsetManager,
+    pub consumers: ConsumerManager,
+    pub producers: ProducerManager,
+    pub pull_hold: Arc<PullRequestHoldService>,
+    pub store_host: SocketAddr,
+    namesrv_client: RemotingClient,
+    /// Wakes the registration task to register with the name servers now.
+    register_now: tokio::sync::Notify,
+    me: Weak<Broker>,
+}
+
+impl Broker {
+    pub fn open(config: BrokerConfig) -> Result<Arc<Self>, StoreError> {
+        let store_host: SocketAddr = format!("{}:{}", config.broker_ip, config.listen_port)
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], config.listen_port)));
+        let store = Arc::new(MessageStore::open(StoreConfig {
+            root: config.store_root.clone(),
+            commit_log_dir: config.commit_log_dir.clone(),
+            commit_log_file_size: config.commit_log_file_size,
+            consume_queue_file_size: config.consume_queue_file_size,
+            max_message_size: config.max_message_size,
+            store_host,
+        })?);
+        let pull_hold = Arc::new(PullRequestHoldService::default());
+        let hold = pull_hold.clone();
+        store.set_arrival_listener(move |topic, queue_id, max_offset| hold.notify(topic, queue_id, max_offset));
+        let topics = TopicConfigManager::load(&config);
+        let offsets = ConsumerOffsetManager::load(config.config_dir().join("consumerOffset.json"));
+        Ok(Arc::new_cyclic(|me| Broker {
+            store,
+            topics,
+            offsets,
+            consumers: ConsumerManager::default(),
+            producers: ProducerManager::default(),
+            pull_hold,
+            store_host,
+            namesrv_client: RemotingClient::default(),
+            register_now: tokio::sync::Notify::new(),
+            me: me.clone(),
+            config,
+        }))
+    }
+
+    fn arc(&self) -> Arc<Broker> {
+        self.me.upgrade().expect("broker is alive while serving")
+    }
+
+    /// Asks the registration task to send our topics to the name servers.
+    pub fn trigger_register(&self) {
+        self.register_now.notify_one();
+    }
+
+    /// Periodic housekeeping: flushing, offset persistence, idle clients.
+    pub fn spawn_services(self: &Arc<Self>) {
+        let me = Arc::downgrade(self);
+        let flush_every = Duration::from_millis(self.config.flush_interval_ms.max(10));
+        tokio::spawn(async move {
+            let mut flush = tokio::time::interval(flush_every);
+            let mut offsets = tokio::time::interval(Duration::from_secs(5));
+            let mut idle = tokio::time::interval(Duration::from_secs(10));
+            loop {
+                tokio::select! {
+                    _ = flush.tick() => {
+                        let Some(b) = me.upgrade() else { return };
+                        let store = b.store.clone();
+                        let r = tokio::task::spawn_blocking(move || store.flush()).await;
+                        if let Ok(Err(e)) = r {
+                            tracing::error!("commit log flush failed: {e}");
+                        }
+                    }
+                    _ = offsets.tick() => {
+                        let Some(b) = me.upgrade() else { return };
+                        tokio::task::spawn_blocking(move || b.offsets.persist());
+                    }
+                    _ = idle.tick() => {
+                        let Some(b) = me.upgrade() else { return };
+                        let idle_for = Duration::from_millis(b.config.channel_not_active_ms);
+                        for (group, remaining) in b.consumers.scan_idle(idle_for) {
+                            if b.config.notify_consumer_ids_changed {
+                                notify_consumer_ids_changed(&group, &remaining);
+                            }
+                        }
+                        b.producers.scan_idle(idle_for);
+                    }
+                }
+            }
+        });
+        register::spawn_register_loop(self);
+    }
+
+    /// Persists everything and flushes the store (graceful stop).
+    pub async fn shutdown(&self) {
+        self.unregister_all().await;
+        self.offsets.persist();
+        if let Err(e) = self.store.flush() {
+            tracing::error!("final flush failed: {e}");
+        }
+    }
+
+    async fn handle(&self, conn: &ConnectionHandle, req: RemotingCommand) -> BrokerResult<Option<RemotingCommand>> {
+        let resp = match req.code {
+            rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 => self.send_message(conn, &req),
+            rc::SEND_BATCH_MESSAGE => self.send_batch_message(conn, &req),
+            rc::PULL_MESSAGE => return self.pull_message(conn, req),
+            rc::HEART_BEAT => self.heart_beat(conn, &req),
+            rc::UNREGISTER_CLIENT => self.unregister_client(conn, &req),
+            rc::GET_CONSUMER_LIST_BY_GROUP => self.get_consumer_list_by_group(&req),
+            rc::QUERY_CONSUMER_OFFSET => self.query_consumer_offset(&req),
+            rc::UPDATE_CONSUMER_OFFSET => self.update_consumer_offset(&req),
+            rc::GET_MAX_OFFSET => self.get_max_offset(&req),
+            rc::GET_MIN_OFFSET => self.get_min_offset(&req),
+            rc::SEARCH_OFFSET_BY_TIMESTAMP => self.search_offset_by_timestamp(&req),
+            rc::GET_EARLIEST_MSG_STORETIME => self.get_earliest_msg_storetime(&req),
+            rc::GET_ALL_TOPIC_CONFIG => self.get_all_topic_config(&req),
+            _ => Ok(not_supported(&req)),
+        }?;
+        Ok(Some(resp))
+    }
+}
+
+impl RequestProcessor for Broker {
+    async fn process(&self, conn: &ConnectionHandle, req: RemotingCommand) -> Option<RemotingCommand> {
+        let code = req.code;
+        let opaque = req.opaque;
+        let st = req.serialize_type;
+        match self.handle(conn, req).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                let mut stub = RemotingCommand::request(code, opaque);
+                stub.serialize_type = st;
+                Some(e.into_response(&stub))
+            }
+        }
+    }
+
+    fn on_close(&self, conn: &ConnectionHandle) {
+        self.producers.unregister(conn.id(), None);
+        for (group, remaining) in self.consumers.unregister(conn.id(), None) {
+            if self.config.notify_consumer_ids_changed && !remaining.is_empty() {
+                notify_consumer_ids_changed(&group, &remaining);
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! `ConsumerOffsetManager`: committed offsets per `topic@group` and queue,
+//! persisted as config/consumerOffset.json.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::fastjson;
+use crate::store::config_file;
+
+const TOPIC_GROUP_SEPARATOR: &str = "@";
+
+#[derive(Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OffsetWrapper {
+    offset_table: BTreeMap<String, BTreeMap<i32, i64>>,
+}
+
+pub struct ConsumerOffsetManager {
+    path: PathBuf,
+    table: Mutex<HashMap<String, BTreeMap<i32, i64>>>,
+}
+
+impl ConsumerOffsetManager {
+    pub fn load(path: PathBuf) -> Self {
+        let mut table = HashMap::new();
+        match config_file::load(&path) {
+            Ok(Some(text)) => match fastjson::parse::<OffsetWrapper>(text.as_bytes()) {
+                Ok(w) => table.extend(w.offset_table),
+                Err(e) => tracing::error!(path = %path.display(), "consumerOffset.json unreadable: {e}"),
+            },
+            Ok(None) => {}
+            Err(e) => tracing::error!(path = %path.display(), "cannot read consumerOffset.json: {e}"),
+        }
+        ConsumerOffsetManager { path, table: Mutex::new(table) }
+    }
+
+    fn key(topic: &str, group: &str) -> String {
+        format!("{topic}{TOPIC_GROUP_SEPARATOR}{group}")
+    }
+
+    pub fn commit(&self, group: &str, topic: &str, queue_id: i32, offset: i64) {
+        self.table.lock().unwrap().entry(Self::key(topic, group)).or_default().insert(queue_id, offset);
+    }
+
+    /// The committed offset, or -1 when none.
+    pub fn query(&self, group: &str, topic: &str, queue_id: i32) -> i64 {
+        self.table
+            .lock()
+            .unwrap()
+            .get(&Self::key(topic, group))
+            .and_then(|m| m.get(&queue_id).copied())
+            .unwrap_or(-1)
+    }
+
+    /// Every (topic, group) with committed offsets.
+    pub fn topic_groups(&self) -> Vec<(String, String)> {
+        self.table
+            .lock()
+            .unwrap()
+            .keys()
+            .filter_map(|k| k.split_once(TOPIC_GROUP_SEPARATOR).map(|(t, g)| (t.to_string(), g.to_string())))
+            .collect()
+    }
+
+    pub fn persist(&self) {
+        let text = {
+            let t = self.table.lock().unwrap();
+            let w = OffsetWrapper { offset_table: t.iter().map(|(k, v)| (k.clone(), v.clone())).collect() };
+            fastjson::to_string(&serde_json::to_value(&w).unwrap())
+        };
+        if let Err(e) = config_file::persist(&self.path, &text) {
+            tracing::error!(path = %self.path.display(), "persisting consumer offsets failed: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_persist_reload_in_java_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("consumerOffset.json");
+        let m = ConsumerOffsetManager::load(path.clone());
+        assert_eq!(m.query("G", "T", 0), -1);
+        m.commit("G", "T", 0, 5);
+        m.commit("G", "T", 3, 9);
+        m.persist();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, r#"{"offsetTable":{"T@G":{0:5,3:9}}}"#);
+        let m = ConsumerOffsetManager::load(path);
+        assert_eq!(m.query("G", "T", 3), 9);
+        assert_eq!(m.topic_groups(), vec![("T".to_string(), "G".to_string())]);
+    }
+}

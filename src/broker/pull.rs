@@ -1,0 +1,192 @@
+//! PULL_MESSAGE with long polling (`PullMessageProcessor`,
+//! `PullRequestHoldService`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::error::{BrokerError, BrokerResult, FAQ_SUFFIX};
+use super::Broker;
+use crate::protocol::header::{pull_sys_flag, PullMessageRequestHeader};
+use crate::protocol::heartbeat::SubscriptionData;
+use crate::protocol::perm;
+use crate::remoting::codes::response;
+use crate::remoting::{ConnectionHandle, RemotingCommand};
+use crate::store::GetStatus;
+
+/// Wakes held pulls when their queue grows: one watch channel per queue
+/// carrying its max offset.
+#[derive(Default)]
+pub struct PullRequestHoldService {
+    queues: Mutex<HashMap<(String, i32), watch::Sender<i64>>>,
+}
+
+impl PullRequestHoldService {
+    pub fn subscribe(&self, topic: &str, queue_id: i32) -> watch::Receiver<i64> {
+        let mut q = self.queues.lock().unwrap();
+        q.entry((topic.to_string(), queue_id)).or_insert_with(|| watch::channel(0).0).subscribe()
+    }
+
+    /// Called by the store after each put.
+    pub fn notify(&self, topic: &str, queue_id: i32, max_offset: i64) {
+        let q = self.queues.lock().unwrap();
+        if let Some(tx) = q.get(&(topic.to_string(), queue_id)) {
+            tx.send_replace(max_offset);
+        }
+    }
+}
+
+impl Broker {
+    pub(super) fn pull_message(&self, conn: &ConnectionHandle, req: RemotingCommand) -> BrokerResult<Option<RemotingCommand>> {
+        let h = PullMessageRequestHeader::from_command(&req)?;
+        self.process_pull(conn, &req, &h, true)
+    }
+
+    fn process_pull(
+        &self,
+        conn: &ConnectionHandle,
+        req: &RemotingCommand,
+        h: &PullMessageRequestHeader,
+        allow_suspend: bool,
+    ) -> BrokerResult<Option<RemotingCommand>> {
+        if !perm::readable(self.config.broker_permission) {
+            return Err(BrokerError::new(
+                response::NO_PERMISSION,
+                format!("the broker[{}] pulling message is forbidden", self.config.broker_ip),
+            ));
+        }
+        let tc = self.topics.get(&h.topic).ok_or_else(|| {
+            tracing::warn!(topic = %h.topic, consumer = %conn.remote_addr(), "pull: topic not exist");
+            BrokerError::new(response::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please!{FAQ_SUFFIX}", h.topic))
+        })?;
+        if !perm::readable(tc.perm) {
+            return Err(BrokerError::new(
+                response::NO_PERMISSION,
+                format!("the topic[{}] pulling message is forbidden", h.topic),
+            ));
+        }
+        if h.queue_id < 0 || h.queue_id >= tc.read_queue_nums {
+            return Err(BrokerError::new(
+                response::SYSTEM_ERROR,
+                format!(
+                    "queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}] consumer:[{}]",
+                    h.queue_id,
+                    h.topic,
+                    tc.read_queue_nums,
+                    conn.remote_addr()
+                ),
+            ));
+        }
+        let sub = self.pull_subscription(h)?;
+
+        let got = self.store.get_message(&h.topic, h.queue_id, h.queue_offset, h.max_msg_nums, &|code| {
+            sub.matches_tags_code(code)
+        });
+        let code = match got.status {
+            GetStatus::Found => response::SUCCESS,
+            GetStatus::NoMatchedMessage => response::PULL_RETRY_IMMEDIATELY,
+            GetStatus::NoMatchedLogicQueue | GetStatus::NoMessageInQueue => {
+                if h.queue_offset != 0 {
+                    tracing::info!(topic = %h.topic, queue = h.queue_id, offset = h.queue_offset, "pull offset moved: queue is empty");
+                    response::PULL_OFFSET_MOVED
+                } else {
+                    response::PULL_NOT_FOUND
+                }
+            }
+            GetStatus::OffsetFoundNull | GetStatus::OffsetOverflowOne => response::PULL_NOT_FOUND,
+            GetStatus::OffsetOverflowBadly | GetStatus::OffsetTooSmall => {
+                tracing::info!(
+                    topic = %h.topic, queue = h.queue_id, offset = h.queue_offset,
+                    min = got.min_offset, max = got.max_offset, "pull offset moved"
+                );
+                response::PULL_OFFSET_MOVED
+            }
+        };
+
+        if allow_suspend && h.has(pull_sys_flag::COMMIT_OFFSET) {
+            self.offsets.commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
+        }
+
+        if code == response::PULL_NOT_FOUND && allow_suspend && h.has(pull_sys_flag::SUSPEND) {
+            let wait = if self.config.long_polling {
+                Duration::from_millis(h.suspend_timeout_millis.max(0) as u64)
+            } else {
+                Duration::from_millis(self.config.short_polling_ms)
+            };
+            self.hold_pull(conn.clone(), req.clone(), h.clone(), wait);
+            return Ok(None);
+        }
+
+        let mut resp = RemotingCommand::response_to(req, code, None)
+            .with_ext("suggestWhichBrokerId", 0)
+            .with_ext("nextBeginOffset", got.next_begin_offset)
+            .with_ext("minOffset", got.min_offset)
+            .with_ext("maxOffset", got.max_offset);
+        if code == response::SUCCESS {
+            resp = resp.with_body(got.body().freeze());
+        }
+        Ok(Some(resp))
+    }
+
+    /// The subscription a pull filters with: the one it carries, or the
+    /// one its group registered by heartbeat.
+    fn pull_subscription(&self, h: &PullMessageRequestHeader) -> BrokerResult<SubscriptionData> {
+        if h.has(pull_sys_flag::SUBSCRIPTION) {
+            let expr = h.subscription.as_deref().unwrap_or("*");
+            if let Some(t) = h.expression_type.as_deref() {
+                if t != "TAG" {
+                    return Err(BrokerError::new(
+                        response::SUBSCRIPTION_PARSE_FAILED,
+                        "The broker does not support consumer to filter message by SQL92",
+                    ));
+                }
+            }
+            return Ok(SubscriptionData::build(&h.topic, expr, h.sub_version));
+        }
+        let sub = self.consumers.subscription(&h.consumer_group, &h.topic);
+        match sub {
+            None => Err(BrokerError::new(
+                response::SUBSCRIPTION_NOT_EXIST,
+                format!("the consumer's group info not exist{FAQ_SUFFIX}"),
+            )),
+            Some(None) => Err(BrokerError::new(
+                response::SUBSCRIPTION_NOT_EXIST,
+                format!("the consumer's subscription not exist{FAQ_SUFFIX}"),
+            )),
+            Some(Some(sub)) if sub.sub_version < h.sub_version => {
+                Err(BrokerError::new(response::SUBSCRIPTION_NOT_LATEST, "the consumer's subscription not latest"))
+            }
+            Some(Some(sub)) => Ok(sub),
+        }
+    }
+
+    /// Holds a pull that found nothing until its queue grows past the
+    /// requested offset or `wait` passes, then answers it.
+    fn hold_pull(&self, conn: ConnectionHandle, req: RemotingCommand, h: PullMessageRequestHeader, wait: Duration) {
+        let broker = self.arc();
+        let mut rx = self.pull_hold.subscribe(&h.topic, h.queue_id);
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + wait;
+            loop {
+                if broker.store.max_offset_in_queue(&h.topic, h.queue_id) > h.queue_offset || conn.is_closed() {
+                    break;
+                }
+                tokio::select! {
+                    r = rx.changed() => if r.is_err() { break },
+                    _ = tokio::time::sleep_until(deadline) => break,
+                }
+            }
+            if conn.is_closed() {
+                return;
+            }
+            let resp = match broker.process_pull(&conn, &req, &h, false) {
+                Ok(Some(r)) => r,
+                Ok(None) => return,
+                Err(e) => e.into_response(&req),
+            };
+            conn.send(resp);
+        });
+    }
+}

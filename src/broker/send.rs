@@ -1,0 +1,227 @@
+//! SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE
+//! (`SendMessageProcessor`).
+
+use bytes::Bytes;
+
+use super::error::{BrokerError, BrokerResult, FAQ_SUFFIX};
+use super::topic_config_manager::describe;
+use super::Broker;
+use crate::protocol::header::SendMessageRequestHeader;
+use crate::protocol::message::{decode_batch, property, MessageInner, Properties};
+use crate::protocol::topic::TopicConfig;
+use crate::protocol::{perm, topics, ProtocolError};
+use crate::remoting::codes::response;
+use crate::remoting::{ConnectionHandle, RemotingCommand};
+use crate::store::{PutResult, StoreError};
+
+impl Broker {
+    pub(super) fn send_message(&self, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
+        let result = self.do_send(conn, req, false);
+        Ok(self.finish_send(req, result))
+    }
+
+    pub(super) fn send_batch_message(&self, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
+        let result = self.do_send(conn, req, true);
+        Ok(self.finish_send(req, result))
+    }
+
+    /// Every send response carries the region and trace switch, success or not.
+    fn finish_send(&self, req: &RemotingCommand, result: BrokerResult<RemotingCommand>) -> RemotingCommand {
+        let resp = result.unwrap_or_else(|e| e.into_response(req));
+        resp.with_ext("MSG_REGION", &self.config.region_id).with_ext("TRACE_ON", self.config.trace_on)
+    }
+
+    fn do_send(&self, conn: &ConnectionHandle, req: &RemotingCommand, batch: bool) -> BrokerResult<RemotingCommand> {
+        let h = SendMessageRequestHeader::from_command(req)?;
+        let tc = self.msg_check(conn, &h)?;
+        let queue_id = if h.queue_id < 0 { random_queue(tc.write_queue_nums) } else { h.queue_id };
+        let body = req.body.clone().unwrap_or_default();
+        let born_host = conn.remote_addr();
+        let put = if batch {
+            if h.topic.starts_with(topics::RETRY_GROUP_TOPIC_PREFIX) {
+                return Err(BrokerError::new(response::MESSAGE_ILLEGAL, "[MSG_ILLEGAL]Retry group topic is not allowed to be sent in batch"));
+            }
+            let mut batch_props = Properties::parse(&h.properties);
+            batch_props.put(property::CLUSTER, self.config.cluster_name.clone());
+            let items = decode_batch(&body)?;
+            if items.is_empty() {
+                return Err(BrokerError::new(response::MESSAGE_ILLEGAL, "the batch is empty"));
+            }
+            let msgs: Vec<MessageInner> = items
+                .into_iter()
+                .map(|it| {
+                    let mut props = Properties::parse(&String::from_utf8_lossy(it.properties));
+                    for (k, v) in &batch_props.0 {
+                        props.put(k, v.clone());
+                    }
+                    self.inner_message(&h, queue_id, it.flag, Bytes::copy_from_slice(it.body), props, born_host)
+                })
+                .collect();
+            self.put(&msgs)?
+        } else {
+            let mut props = Properties::parse(&h.properties);
+            if props.get(property::TRANSACTION_PREPARED) == Some("true") {
+                return Err(BrokerError::new(
+                    response::NO_PERMISSION,
+                    format!(
+                        "the broker[{}] sending transaction message is forbidden (ferromq does not store transactional half messages yet)",
+                        self.config.broker_ip
+                    ),
+                ));
+            }
+            props.remove(property::WAIT_STORE_MSG_OK);
+            props.put(property::CLUSTER, self.config.cluster_name.clone());
+            let msg = self.inner_message(&h, queue_id, h.flag, body, props, born_host);
+            self.put(std::slice::from_ref(&msg))?
+        };
+        Ok(RemotingCommand::response_to(req, response::SUCCESS, None)
+            .with_ext("msgId", put.msg_ids.join(","))
+            .with_ext("queueId", queue_id)
+            .with_ext("queueOffset", put.queue_offset))
+    }
+
+    fn inner_message(
+        &self,
+        h: &SendMessageRequestHeader,
+        queue_id: i32,
+        flag: i32,
+        body: Bytes,
+        properties: Properties,
+        born_host: std::net::SocketAddr,
+    ) -> MessageInner {
+        MessageInner {
+            topic: h.topic.clone(),
+            queue_id,
+            flag,
+            sys_flag: h.sys_flag,
+            body,
+            properties,
+            born_timestamp: h.born_timestamp,
+            born_host,
+            store_host: self.store_host,
+            reconsume_times: h.reconsume_times,
+            prepared_transaction_offset: 0,
+        }
+    }
+
+    /// Puts into the store, mapping store failures to the Java broker's answers.
+    fn put(&self, msgs: &[MessageInner]) -> BrokerResult<PutResult> {
+        self.store.put_messages(msgs).map_err(|e| match e {
+            StoreError::BodyTooLarge(..)
+            | StoreError::MessageTooLarge(_)
+            | StoreError::Protocol(ProtocolError::PropertiesTooLong(_))
+            | StoreError::Protocol(ProtocolError::TopicTooLong(_)) => {
+                tracing::warn!("message refused: {e}");
+                BrokerError::new(
+                    response::MESSAGE_ILLEGAL,
+                    format!(
+                        "the message is illegal, maybe msg body or properties length not matched. msg body length limit {}B, msg properties length limit 32KB.",
+                        self.config.max_message_size
+                    ),
+                )
+            }
+            StoreError::Io(io) => {
+                tracing::error!("commit log write failed: {io}");
+                BrokerError::new(response::SYSTEM_ERROR, "create mapped file failed, server is busy or broken.")
+            }
+            other => {
+                tracing::error!("put failed: {other}");
+                BrokerError::new(response::SYSTEM_ERROR, "UNKNOWN_ERROR")
+            }
+        })
+    }
+
+    /// `AbstractSendMessageProcessor.msgCheck`.
+    fn msg_check(&self, conn: &ConnectionHandle, h: &SendMessageRequestHeader) -> BrokerResult<TopicConfig> {
+        if !perm::writeable(self.config.broker_permission) {
+            return Err(BrokerError::new(
+                response::NO_PERMISSION,
+                format!("the broker[{}] sending message is forbidden", self.config.broker_ip),
+            ));
+        }
+        validate_topic(&h.topic)?;
+        if topics::is_not_allowed_send(&h.topic) {
+            return Err(BrokerError::new(
+                response::NO_PERMISSION,
+                format!("Sending message to topic[{}] is forbidden.", h.topic),
+            ));
+        }
+        let tc = match self.topics.get(&h.topic) {
+            Some(tc) => tc,
+            None => {
+                tracing::warn!(topic = %h.topic, producer = %conn.remote_addr(), "the topic does not exist");
+                let mut created = self.topics.create_in_send(&h.topic, &h.default_topic, h.default_topic_queue_nums, 0);
+                if created.is_none() && h.topic.starts_with(topics::RETRY_GROUP_TOPIC_PREFIX) {
+                    created = Some(self.topics.create_if_absent(&h.topic, 1, perm::READ | perm::WRITE, 0).0);
+                }
+                match created {
+                    Some(tc) => {
+                        self.trigger_register();
+                        tc
+                    }
+                    None => {
+                        return Err(BrokerError::new(
+                            response::TOPIC_NOT_EXIST,
+                            format!("topic[{}] not exist, apply first please!{FAQ_SUFFIX}", h.topic),
+                        ))
+                    }
+                }
+            }
+        };
+        if h.queue_id >= tc.write_queue_nums.max(tc.read_queue_nums) {
+            return Err(BrokerError::new(
+                response::SYSTEM_ERROR,
+                format!("request queueId[{}] is illegal, {} Producer: {}", h.queue_id, describe(&tc), conn.remote_addr()),
+            ));
+        }
+        Ok(tc)
+    }
+}
+
+/// `TopicValidator.validateTopic`.
+pub fn validate_topic(topic: &str) -> BrokerResult<()> {
+    let remark = if topic.trim().is_empty() {
+        "The specified topic is blank."
+    } else if topics::has_illegal_characters(topic) {
+        "The specified topic contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$"
+    } else if topic.len() > topics::TOPIC_MAX_LENGTH {
+        "The specified topic is longer than topic max length."
+    } else {
+        return Ok(());
+    };
+    Err(BrokerError::new(response::SYSTEM_ERROR, remark))
+}
+
+fn random_queue(write_queue_nums: i32) -> i32 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEED: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    // xorshift: spreads queue choice without a dependency on a RNG crate.
+    let mut x = SEED.load(Ordering::Relaxed) ^ (crate::store::now_ms() as u64);
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    SEED.store(x, Ordering::Relaxed);
+    (x % write_queue_nums.max(1) as u64) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_validation_matches_java_rules() {
+        assert!(validate_topic("Topic_A-1%x|y").is_ok());
+        assert!(validate_topic("").is_err());
+        assert!(validate_topic("bad topic").is_err());
+        assert!(validate_topic(&"a".repeat(128)).is_err());
+    }
+
+    #[test]
+    fn random_queue_stays_in_range() {
+        for _ in 0..1000 {
+            let q = random_queue(4);
+            assert!((0..4).contains(&q));
+        }
+        assert_eq!(random_queue(0), 0);
+    }
+}

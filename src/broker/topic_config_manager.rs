@@ -1,0 +1,135 @@
+//! `TopicConfigManager`: the broker's topics, persisted as config/topics.json.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::RwLock;
+
+use crate::config::BrokerConfig;
+use crate::protocol::body::TopicConfigSerializeWrapper;
+use crate::protocol::topic::{DataVersion, TopicConfig};
+use crate::protocol::{fastjson, perm, topics};
+use crate::store::{config_file, now_ms};
+
+pub struct TopicConfigManager {
+    path: PathBuf,
+    inner: RwLock<TopicConfigSerializeWrapper>,
+}
+
+impl TopicConfigManager {
+    /// Loads topics.json over the system topics the Java broker creates.
+    pub fn load(cfg: &BrokerConfig) -> Self {
+        let mut table = BTreeMap::new();
+        let mut add = |tc: TopicConfig| {
+            table.insert(tc.topic_name.clone(), tc);
+        };
+        let rw = perm::READ | perm::WRITE;
+        add(TopicConfig::new(topics::SELF_TEST_TOPIC, 1, 1, rw));
+        if cfg.auto_create_topic {
+            let n = cfg.default_topic_queue_nums;
+            add(TopicConfig::new(topics::AUTO_CREATE_TOPIC_KEY, n, n, perm::INHERIT | rw));
+        }
+        add(TopicConfig::new(topics::BENCHMARK_TOPIC, 1024, 1024, rw));
+        let cluster_perm = perm::INHERIT | if cfg.cluster_topic_enable { rw } else { 0 };
+        add(TopicConfig::new(&cfg.cluster_name, 16, 16, cluster_perm));
+        let broker_perm = perm::INHERIT | if cfg.broker_topic_enable { rw } else { 0 };
+        add(TopicConfig::new(&cfg.broker_name, 1, 1, broker_perm));
+        add(TopicConfig::new(topics::OFFSET_MOVED_EVENT, 1, 1, rw));
+        add(TopicConfig::new(topics::SCHEDULE_TOPIC, 18, 18, rw));
+        add(TopicConfig::new(&format!("{}_REPLY_TOPIC", cfg.cluster_name), 1, 1, rw));
+
+        let path = cfg.config_dir().join("topics.json");
+        let mut data_version = DataVersion::new(now_ms());
+        match config_file::load(&path) {
+            Ok(Some(text)) => match fastjson::parse::<TopicConfigSerializeWrapper>(text.as_bytes()) {
+                Ok(saved) => {
+                    data_version = saved.data_version;
+                    table.extend(saved.topic_config_table);
+                }
+                Err(e) => tracing::error!(path = %path.display(), "topics.json unreadable, starting without it: {e}"),
+            },
+            Ok(None) => {}
+            Err(e) => tracing::error!(path = %path.display(), "cannot read topics.json: {e}"),
+        }
+        TopicConfigManager {
+            path,
+            inner: RwLock::new(TopicConfigSerializeWrapper { data_version, topic_config_table: table }),
+        }
+    }
+
+    pub fn get(&self, topic: &str) -> Option<TopicConfig> {
+        self.inner.read().unwrap().topic_config_table.get(topic).cloned()
+    }
+
+    pub fn snapshot(&self) -> TopicConfigSerializeWrapper {
+        self.inner.read().unwrap().clone()
+    }
+
+    /// Adds or replaces a topic; returns true if anything changed.
+    pub fn update(&self, tc: TopicConfig) -> bool {
+        let text = {
+            let mut inner = self.inner.write().unwrap();
+            if inner.topic_config_table.get(&tc.topic_name) == Some(&tc) {
+                return false;
+            }
+            inner.topic_config_table.insert(tc.topic_name.clone(), tc);
+            inner.data_version.next(now_ms());
+            fastjson::to_string(&serde_json::to_value(&*inner).unwrap())
+        };
+        self.persist(&text);
+        true
+    }
+
+    /// `createTopicInSendMessageMethod`: a new topic modelled on the default
+    /// topic, if that topic lets others inherit from it.
+    pub fn create_in_send(&self, topic: &str, default_topic: &str, client_queue_nums: i32, sys_flag: i32) -> Option<TopicConfig> {
+        if let Some(tc) = self.get(topic) {
+            return Some(tc);
+        }
+        let Some(def) = self.get(default_topic) else {
+            tracing::warn!(topic, default_topic, "create new topic failed: default topic does not exist");
+            return None;
+        };
+        if !perm::inherited(def.perm) {
+            tracing::warn!(topic, default_topic, perm = def.perm, "create new topic failed: default topic has no inherit perm");
+            return None;
+        }
+        let n = client_queue_nums.min(def.write_queue_nums).max(0);
+        let mut tc = TopicConfig::new(topic, n, n, def.perm & !perm::INHERIT);
+        tc.topic_sys_flag = sys_flag;
+        tc.topic_filter_type = def.topic_filter_type.clone();
+        tracing::info!(topic, queues = n, "auto-created topic from {default_topic}");
+        self.update(tc.clone());
+        Some(tc)
+    }
+
+    /// `createTopicInSendMessageBackMethod`: retry and DLQ topics.
+    pub fn create_if_absent(&self, topic: &str, queue_nums: i32, perm: i32, sys_flag: i32) -> (TopicConfig, bool) {
+        if let Some(tc) = self.get(topic) {
+            return (tc, false);
+        }
+        let mut tc = TopicConfig::new(topic, queue_nums, queue_nums, perm);
+        tc.topic_sys_flag = sys_flag;
+        self.update(tc.clone());
+        (tc, true)
+    }
+
+    fn persist(&self, text: &str) {
+        if let Err(e) = config_file::persist(&self.path, text) {
+            tracing::error!(path = %self.path.display(), "persisting topics.json failed: {e}");
+        }
+    }
+}
+
+/// `TopicConfig.toString`, quoted in the Java broker's remarks.
+pub fn describe(tc: &TopicConfig) -> String {
+    format!(
+        "TopicConfig [topicName={}, readQueueNums={}, writeQueueNums={}, perm={}, topicFilterType={}, topicSysFlag={}, order={}]",
+        tc.topic_name,
+        tc.read_queue_nums,
+        tc.write_queue_nums,
+        perm::to_string(tc.perm),
+        tc.topic_filter_type,
+        tc.topic_sys_flag,
+        tc.order
+    )
+}

@@ -1,0 +1,279 @@
+//! Configuration in RocketMQ's own properties format (`broker.conf`,
+//! `namesrv.conf`), with the Java broker's key names and defaults.
+
+mod properties;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use properties::parse_properties;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("config key {key}: cannot parse {value:?} as {ty}")]
+    BadValue { key: String, value: String, ty: &'static str },
+}
+
+/// Effective settings: the defaults overlaid with the file's values.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    values: BTreeMap<String, String>,
+}
+
+impl Settings {
+    fn with_defaults(defaults: &[(&str, String)]) -> Self {
+        Settings { values: defaults.iter().map(|(k, v)| (k.to_string(), v.clone())).collect() }
+    }
+
+    /// Applies `key=value` pairs; RocketMQ 4.3's spellings map to 4.9's.
+    pub fn apply(&mut self, pairs: impl IntoIterator<Item = (String, String)>) {
+        for (k, v) in pairs {
+            let k = match k.as_str() {
+                "mapedFileSizeCommitLog" => "mappedFileSizeCommitLog".to_string(),
+                "mapedFileSizeConsumeQueue" => "mappedFileSizeConsumeQueue".to_string(),
+                _ => k,
+            };
+            self.values.insert(k, v);
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+
+    pub fn str(&self, key: &str) -> String {
+        self.get(key).unwrap_or("").to_string()
+    }
+
+    fn parse<T: std::str::FromStr>(&self, key: &str, ty: &'static str) -> Result<T, ConfigError> {
+        let v = self.get(key).unwrap_or("");
+        v.trim().parse().map_err(|_| ConfigError::BadValue { key: key.into(), value: v.into(), ty })
+    }
+
+    pub fn i64(&self, key: &str) -> Result<i64, ConfigError> {
+        self.parse(key, "a number")
+    }
+
+    pub fn bool(&self, key: &str) -> Result<bool, ConfigError> {
+        self.parse(key, "true or false")
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.values.iter()
+    }
+
+    /// `key=value` lines, as `mqbroker -p` prints them.
+    pub fn print(&self) -> String {
+        self.values.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+    }
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "broker-a".into())
+}
+
+pub fn load_file(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.into(), e))?;
+    Ok(parse_properties(&text))
+}
+
+pub const DEFAULT_MESSAGE_DELAY_LEVEL: &str = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";
+
+/// The broker's defaults (`BrokerConfig`, `MessageStoreConfig`, `NettyServerConfig`).
+pub fn broker_defaults() -> Settings {
+    let root = home().join("store");
+    let d = |s: &str| s.to_string();
+    Settings::with_defaults(&[
+        ("brokerClusterName", d("DefaultCluster")),
+        ("brokerName", hostname()),
+        ("brokerId", d("0")),
+        ("brokerIP1", d("127.0.0.1")),
+        ("namesrvAddr", std::env::var("NAMESRV_ADDR").unwrap_or_default()),
+        ("listenPort", d("10911")),
+        ("storePathRootDir", root.display().to_string()),
+        ("mappedFileSizeCommitLog", d("1073741824")),
+        ("mappedFileSizeConsumeQueue", d("6000000")),
+        ("autoCreateTopicEnable", d("true")),
+        ("autoCreateSubscriptionGroup", d("true")),
+        ("defaultTopicQueueNums", d("8")),
+        ("maxMessageSize", d("4194304")),
+        ("flushDiskType", d("ASYNC_FLUSH")),
+        ("flushIntervalCommitLog", d("500")),
+        ("brokerRole", d("ASYNC_MASTER")),
+        ("deleteWhen", d("04")),
+        ("fileReservedTime", d("72")),
+        ("messageDelayLevel", d(DEFAULT_MESSAGE_DELAY_LEVEL)),
+        ("registerNameServerPeriod", d("30000")),
+        ("longPollingEnable", d("true")),
+        ("shortPollingTimeMills", d("1000")),
+        ("notifyConsumerIdsChangedEnable", d("true")),
+        ("traceOn", d("true")),
+        ("regionId", d("DefaultRegion")),
+        ("brokerPermission", d("6")),
+        ("clusterTopicEnable", d("true")),
+        ("brokerTopicEnable", d("true")),
+        ("rejectTransactionMessage", d("false")),
+        ("enablePropertyFilter", d("false")),
+        ("channelNotActiveInterval", d("120000")),
+        ("frameMaxLength", d("16777216")),
+    ])
+}
+
+pub fn namesrv_defaults() -> Settings {
+    let d = |s: &str| s.to_string();
+    Settings::with_defaults(&[
+        ("listenPort", d("9876")),
+        ("kvConfigPath", home().join("namesrv").join("kvConfig.json").display().to_string()),
+        ("orderMessageEnable", d("false")),
+        ("brokerExpiredMillis", d("120000")),
+        ("frameMaxLength", d("16777216")),
+    ])
+}
+
+/// The broker settings ferromq acts on, typed.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    pub cluster_name: String,
+    pub broker_name: String,
+    pub broker_id: i64,
+    pub broker_ip: String,
+    pub namesrv_addrs: Vec<String>,
+    pub listen_port: u16,
+    pub store_root: PathBuf,
+    pub commit_log_dir: PathBuf,
+    pub commit_log_file_size: usize,
+    pub consume_queue_file_size: usize,
+    pub auto_create_topic: bool,
+    pub auto_create_subscription_group: bool,
+    pub default_topic_queue_nums: i32,
+    pub max_message_size: usize,
+    pub flush_interval_ms: u64,
+    pub register_period_ms: u64,
+    pub long_polling: bool,
+    pub short_polling_ms: u64,
+    pub notify_consumer_ids_changed: bool,
+    pub trace_on: bool,
+    pub region_id: String,
+    pub broker_permission: i32,
+    pub cluster_topic_enable: bool,
+    pub broker_topic_enable: bool,
+    pub reject_transaction_message: bool,
+    pub channel_not_active_ms: u64,
+    pub frame_max_length: usize,
+    pub settings: Settings,
+}
+
+pub fn split_namesrv_addrs(s: &str) -> Vec<String> {
+    s.split(';').map(str::trim).filter(|a| !a.is_empty()).map(str::to_string).collect()
+}
+
+impl BrokerConfig {
+    pub fn from_settings(s: Settings) -> Result<Self, ConfigError> {
+        let root = PathBuf::from(s.str("storePathRootDir"));
+        let commit_log_dir = s.get("storePathCommitLog").map(PathBuf::from).unwrap_or_else(|| root.join("commitlog"));
+        Ok(BrokerConfig {
+            cluster_name: s.str("brokerClusterName"),
+            broker_name: s.str("brokerName"),
+            broker_id: s.i64("brokerId")?,
+            broker_ip: s.str("brokerIP1"),
+            namesrv_addrs: split_namesrv_addrs(&s.str("namesrvAddr")),
+            listen_port: s.i64("listenPort")? as u16,
+            store_root: root,
+            commit_log_dir,
+            commit_log_file_size: s.i64("mappedFileSizeCommitLog")? as usize,
+            consume_queue_file_size: s.i64("mappedFileSizeConsumeQueue")? as usize,
+            auto_create_topic: s.bool("autoCreateTopicEnable")?,
+            auto_create_subscription_group: s.bool("autoCreateSubscriptionGroup")?,
+            default_topic_queue_nums: s.i64("defaultTopicQueueNums")? as i32,
+            max_message_size: s.i64("maxMessageSize")? as usize,
+            flush_interval_ms: s.i64("flushIntervalCommitLog")? as u64,
+            register_period_ms: s.i64("registerNameServerPeriod")?.clamp(10_000, 60_000) as u64,
+            long_polling: s.bool("longPollingEnable")?,
+            short_polling_ms: s.i64("shortPollingTimeMills")? as u64,
+            notify_consumer_ids_changed: s.bool("notifyConsumerIdsChangedEnable")?,
+            trace_on: s.bool("traceOn")?,
+            region_id: s.str("regionId"),
+            broker_permission: s.i64("brokerPermission")? as i32,
+            cluster_topic_enable: s.bool("clusterTopicEnable")?,
+            broker_topic_enable: s.bool("brokerTopicEnable")?,
+            reject_transaction_message: s.bool("rejectTransactionMessage")?,
+            channel_not_active_ms: s.i64("channelNotActiveInterval")? as u64,
+            frame_max_length: s.i64("frameMaxLength")? as usize,
+            settings: s,
+        })
+    }
+
+    pub fn broker_addr(&self) -> String {
+        format!("{}:{}", self.broker_ip, self.listen_port)
+    }
+
+    /// The VIP ("fast") port clients with `vipChannelEnabled` send to.
+    pub fn fast_listen_port(&self) -> u16 {
+        self.listen_port - 2
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self.store_root.join("config")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NamesrvConfig {
+    pub listen_port: u16,
+    pub kv_config_path: PathBuf,
+    pub broker_expired_ms: u64,
+    pub frame_max_length: usize,
+    pub settings: Settings,
+}
+
+impl NamesrvConfig {
+    pub fn from_settings(s: Settings) -> Result<Self, ConfigError> {
+        Ok(NamesrvConfig {
+            listen_port: s.i64("listenPort")? as u16,
+            kv_config_path: PathBuf::from(s.str("kvConfigPath")),
+            broker_expired_ms: s.i64("brokerExpiredMillis")? as u64,
+            frame_max_length: s.i64("frameMaxLength")? as usize,
+            settings: s,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_values_override_defaults_and_old_spellings_map() {
+        let mut s = broker_defaults();
+        s.apply(parse_properties("listenPort=20911\nmapedFileSizeCommitLog=1024\n# c\nbrokerName = b1 \n"));
+        let c = BrokerConfig::from_settings(s).unwrap();
+        assert_eq!(c.listen_port, 20911);
+        assert_eq!(c.fast_listen_port(), 20909);
+        assert_eq!(c.commit_log_file_size, 1024);
+        assert_eq!(c.broker_name, "b1");
+        assert!(c.auto_create_topic);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let mut s = broker_defaults();
+        s.apply([("listenPort".to_string(), "abc".to_string())]);
+        let e = BrokerConfig::from_settings(s).unwrap_err();
+        assert!(e.to_string().contains("listenPort"));
+    }
+
+    #[test]
+    fn namesrv_list_splits_on_semicolons() {
+        assert_eq!(split_namesrv_addrs("a:1; b:2;"), vec!["a:1", "b:2"]);
+    }
+}

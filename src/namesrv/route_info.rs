@@ -1,0 +1,257 @@
+//! `RouteInfoManager`: which brokers exist, which topics they serve, and
+//! when each was last heard from.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use crate::protocol::body::TopicConfigSerializeWrapper;
+use crate::protocol::route::{BrokerData, ClusterInfo, QueueData, TopicRouteData};
+use crate::protocol::topic::DataVersion;
+
+struct BrokerLiveInfo {
+    last_update: Instant,
+    data_version: DataVersion,
+    ha_server_addr: String,
+    /// The connection the broker registered over, so a closed connection
+    /// removes it at once.
+    conn_id: Option<u64>,
+}
+
+#[derive(Default)]
+pub struct RouteInfo {
+    /// topic → broker name → queue data
+    topic_queue_table: HashMap<String, BTreeMap<String, QueueData>>,
+    broker_addr_table: BTreeMap<String, BrokerData>,
+    cluster_addr_table: BTreeMap<String, BTreeSet<String>>,
+    broker_live_table: HashMap<String, BrokerLiveInfo>,
+}
+
+pub struct Registration<'a> {
+    pub cluster_name: &'a str,
+    pub broker_addr: &'a str,
+    pub broker_name: &'a str,
+    pub broker_id: i64,
+    pub ha_server_addr: &'a str,
+    pub topics: Option<&'a TopicConfigSerializeWrapper>,
+    pub conn_id: Option<u64>,
+}
+
+pub struct RegisterResult {
+    pub master_addr: Option<String>,
+    pub ha_server_addr: Option<String>,
+}
+
+impl RouteInfo {
+    pub fn register_broker(&mut self, r: Registration<'_>) -> RegisterResult {
+        self.cluster_addr_table.entry(r.cluster_name.to_string()).or_default().insert(r.broker_name.to_string());
+        let bd = self.broker_addr_table.entry(r.broker_name.to_string()).or_insert_with(|| BrokerData {
+            broker_addrs: BTreeMap::new(),
+            broker_name: r.broker_name.to_string(),
+            cluster: r.cluster_name.to_string(),
+        });
+        // One address holds one role: drop it under any other id (role switch).
+        bd.broker_addrs.retain(|id, addr| !(addr == r.broker_addr && *id != r.broker_id));
+        let first_registration = bd.broker_addrs.insert(r.broker_id, r.broker_addr.to_string()).is_none();
+
+        if let Some(wrapper) = r.topics {
+            if r.broker_id == 0 {
+                let changed = self
+                    .broker_live_table
+                    .get(r.broker_addr)
+                    .map_or(true, |l| l.data_version != wrapper.data_version);
+                if changed || first_registration {
+                    self.replace_topics_of(r.broker_name, wrapper);
+                }
+            }
+        }
+        let data_version = r.topics.map(|w| w.data_version).unwrap_or(DataVersion::new(0));
+        self.broker_live_table.insert(
+            r.broker_addr.to_string(),
+            BrokerLiveInfo {
+                last_update: Instant::now(),
+                data_version,
+                ha_server_addr: r.ha_server_addr.to_string(),
+                conn_id: r.conn_id,
+            },
+        );
+        let mut result = RegisterResult { master_addr: None, ha_server_addr: None };
+        if r.broker_id != 0 {
+            if let Some(master) = self.broker_addr_table.get(r.broker_name).and_then(|b| b.master_addr()) {
+                result.ha_server_addr = self.broker_live_table.get(master).map(|l| l.ha_server_addr.clone());
+                result.master_addr = Some(master.to_string());
+            }
+        }
+        result
+    }
+
+    fn replace_topics_of(&mut self, broker_name: &str, wrapper: &TopicConfigSerializeWrapper) {
+        // Topics the broker no longer has lose this broker's queues.
+        for (topic, by_broker) in self.topic_queue_table.iter_mut() {
+            if !wrapper.topic_config_table.contains_key(topic) {
+                by_broker.remove(broker_name);
+            }
+        }
+        self.topic_queue_table.retain(|_, m| !m.is_empty());
+        for (name, tc) in &wrapper.topic_config_table {
+            self.topic_queue_table.entry(name.clone()).or_default().insert(
+                broker_name.to_string(),
+                QueueData {
+                    broker_name: broker_name.to_string(),
+                    perm: tc.perm,
+                    read_queue_nums: tc.read_queue_nums,
+                    topic_sys_flag: tc.topic_sys_flag,
+                    write_queue_nums: tc.write_queue_nums,
+                },
+            );
+        }
+    }
+
+    /// Whether the broker's topic data differs from `dv` (QUERY_DATA_VERSION).
+    pub fn is_changed(&self, broker_addr: &str, dv: &DataVersion) -> bool {
+        self.broker_live_table.get(broker_addr).map_or(true, |l| l.data_version != *dv)
+    }
+
+    pub fn data_version(&self, broker_addr: &str) -> Option<DataVersion> {
+        self.broker_live_table.get(broker_addr).map(|l| l.data_version)
+    }
+
+    pub fn touch(&mut self, broker_addr: &str) {
+        if let Some(l) = self.broker_live_table.get_mut(broker_addr) {
+            l.last_update = Instant::now();
+        }
+    }
+
+    pub fn unregister_broker(&mut self, cluster: &str, broker_addr: &str, broker_name: &str, broker_id: i64) {
+        self.broker_live_table.remove(broker_addr);
+        let mut broker_gone = false;
+        if let Some(bd) = self.broker_addr_table.get_mut(broker_name) {
+            bd.broker_addrs.retain(|id, addr| !(*id == broker_id && addr == broker_addr));
+            broker_gone = bd.broker_addrs.is_empty();
+        }
+        if broker_gone {
+            self.broker_addr_table.remove(broker_name);
+            if let Some(names) = self.cluster_addr_table.get_mut(cluster) {
+                names.remove(broker_name);
+                if names.is_empty() {
+                    self.cluster_addr_table.remove(cluster);
+                }
+            }
+            for by_broker in self.topic_queue_table.values_mut() {
+                by_broker.remove(broker_name);
+            }
+            self.topic_queue_table.retain(|_, m| !m.is_empty());
+        }
+    }
+
+    /// Removes brokers not heard from within `expiry`, or whose connection
+    /// `conn_id` closed. Returns the removed addresses.
+    pub fn remove_brokers(&mut self, expiry: Option<Duration>, conn_id: Option<u64>) -> Vec<String> {
+        let now = Instant::now();
+        let dead: Vec<String> = self
+            .broker_live_table
+            .iter()
+            .filter(|(_, l)| {
+                expiry.is_some_and(|e| now.duration_since(l.last_update) > e)
+                    || (conn_id.is_some() && l.conn_id == conn_id)
+            })
+            .map(|(a, _)| a.clone())
+            .collect();
+        for addr in &dead {
+            let found = self.broker_addr_table.values().find_map(|bd| {
+                bd.broker_addrs
+                    .iter()
+                    .find(|(_, a)| *a == addr)
+                    .map(|(id, _)| (bd.cluster.clone(), bd.broker_name.clone(), *id))
+            });
+            match found {
+                Some((cluster, name, id)) => self.unregister_broker(&cluster, addr, &name, id),
+                None => {
+                    self.broker_live_table.remove(addr);
+                }
+            }
+        }
+        dead
+    }
+
+    pub fn topic_route(&self, topic: &str) -> Option<TopicRouteData> {
+        let by_broker = self.topic_queue_table.get(topic)?;
+        let queue_datas: Vec<QueueData> = by_broker.values().cloned().collect();
+        let broker_datas: Vec<BrokerData> =
+            by_broker.keys().filter_map(|name| self.broker_addr_table.get(name).cloned()).collect();
+        if broker_datas.is_empty() || queue_datas.is_empty() {
+            return None;
+        }
+        Some(TopicRouteData { broker_datas, filter_server_table: HashMap::new(), order_topic_conf: None, queue_datas })
+    }
+
+    pub fn cluster_info(&self) -> ClusterInfo {
+        ClusterInfo {
+            broker_addr_table: self.broker_addr_table.clone(),
+            cluster_addr_table: self
+                .cluster_addr_table
+                .iter()
+                .map(|(k, v)| (k.clone(), v.iter().cloned().collect()))
+                .collect(),
+        }
+    }
+
+    pub fn all_topics(&self) -> Vec<String> {
+        let mut t: Vec<String> = self.topic_queue_table.keys().cloned().collect();
+        t.sort();
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::topic::TopicConfig;
+
+    fn wrapper(topics: &[&str], counter: i64) -> TopicConfigSerializeWrapper {
+        TopicConfigSerializeWrapper {
+            data_version: DataVersion { counter, timestamp: 1 },
+            topic_config_table: topics.iter().map(|t| (t.to_string(), TopicConfig::new(t, 4, 4, 6))).collect(),
+        }
+    }
+
+    fn reg<'a>(w: &'a TopicConfigSerializeWrapper, conn: u64) -> Registration<'a> {
+        Registration {
+            cluster_name: "DefaultCluster",
+            broker_addr: "127.0.0.1:10911",
+            broker_name: "broker-a",
+            broker_id: 0,
+            ha_server_addr: "127.0.0.1:10912",
+            topics: Some(w),
+            conn_id: Some(conn),
+        }
+    }
+
+    #[test]
+    fn register_route_and_expire() {
+        let mut r = RouteInfo::default();
+        let w = wrapper(&["T1", "TBW102"], 1);
+        r.register_broker(reg(&w, 7));
+        let route = r.topic_route("T1").unwrap();
+        assert_eq!(route.queue_datas[0].write_queue_nums, 4);
+        assert_eq!(route.broker_datas[0].master_addr(), Some("127.0.0.1:10911"));
+        assert!(r.topic_route("nope").is_none());
+        // A new data version that drops T1 removes its route.
+        let w2 = wrapper(&["TBW102"], 2);
+        r.register_broker(reg(&w2, 7));
+        assert!(r.topic_route("T1").is_none());
+        assert_eq!(r.cluster_info().cluster_addr_table["DefaultCluster"], vec!["broker-a"]);
+        assert_eq!(r.remove_brokers(Some(Duration::from_secs(120)), None).len(), 0);
+        assert_eq!(r.remove_brokers(None, Some(7)), vec!["127.0.0.1:10911"]);
+        assert!(r.topic_route("TBW102").is_none());
+        assert!(r.cluster_info().broker_addr_table.is_empty());
+    }
+
+    #[test]
+    fn silent_broker_expires() {
+        let mut r = RouteInfo::default();
+        let w = wrapper(&["T1"], 1);
+        r.register_broker(reg(&w, 1));
+        assert_eq!(r.remove_brokers(Some(Duration::ZERO), None).len(), 1);
+        assert!(r.topic_route("T1").is_none());
+    }
+}
