@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test ferromq has: Rust unit tests, the golden vectors from the
+# real Java library, then the Java interop suite (real RocketMQ clients
+# against a real ferromq process) on client 4.9.7 and again on 4.3.0.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+cargo build --release --locked
+cargo test --release --locked
+
+for version in 4.9.7 4.3.0; do
+  echo "== Java interop suite, rocketmq-client ${version} =="
+  mvn -B --no-transfer-progress -f java-interop/pom.xml verify \
+    -Drocketmq.client.version="${version}" \
+    -Dferromq.bin="$PWD/target/release/ferromq"
+done
