@@ -25,11 +25,16 @@ impl Broker {
             last_update: Instant::now(),
         };
         for data in hb.consumer_data_set {
-            // Every group gets its retry topic, as the Java broker creates it here.
-            let retry = topics::retry_topic(&data.group_name);
-            let (_, created) = self.topics.create_if_absent(&retry, 1, perm::READ | perm::WRITE, 0);
-            if created {
-                self.trigger_register();
+            // Every known group gets its retry topic, as the Java broker creates it here.
+            let mut notify = self.config.notify_consumer_ids_changed;
+            if let Some(group) = self.subscription_groups.find(&data.group_name) {
+                notify &= group.notify_consumer_ids_changed_enable;
+                let retry = topics::retry_topic(&data.group_name);
+                let (_, created) =
+                    self.topics.create_if_absent(&retry, group.retry_queue_nums, perm::READ | perm::WRITE, 0);
+                if created {
+                    self.trigger_register();
+                }
             }
             let changed = self.consumers.register(ConsumerRegistration {
                 group: data.group_name.clone(),
@@ -40,7 +45,7 @@ impl Broker {
                 subscriptions: data.subscription_data_set,
             });
             if let Some(members) = changed {
-                if self.config.notify_consumer_ids_changed {
+                if notify {
                     notify_consumer_ids_changed(&data.group_name, &members);
                 }
             }
@@ -96,6 +101,37 @@ impl Broker {
     pub(super) fn update_consumer_offset(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let e = Ext::of(req);
         self.offsets.commit(e.str("consumerGroup")?, e.str("topic")?, e.i32("queueId")?, e.i64("commitOffset")?);
+        Ok(RemotingCommand::response_to(req, response::SUCCESS, None))
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CheckClientRequestBody {
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    group: String,
+    subscription_data: Option<crate::protocol::heartbeat::SubscriptionData>,
+}
+
+impl Broker {
+    /// CHECK_CLIENT_CONFIG: clients ask before using a non-tag filter.
+    pub(super) fn check_client_config(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
+        let body = req.body.as_deref().unwrap_or(b"{}");
+        let b: CheckClientRequestBody = fastjson::parse(body)?;
+        if let Some(sub) = b.subscription_data.filter(|s| !s.is_tag_type()) {
+            if !self.config.enable_property_filter {
+                return Err(BrokerError::new(
+                    response::SYSTEM_ERROR,
+                    format!("The broker does not support consumer to filter message by {}", sub.expression_type),
+                ));
+            }
+            if let Err(e) = super::filter::sql::compile(&sub.sub_string) {
+                tracing::warn!(client = %b.client_id, group = %b.group, "client filter does not compile: {e}");
+                return Err(BrokerError::new(response::SUBSCRIPTION_PARSE_FAILED, e.to_string()));
+            }
+        }
         Ok(RemotingCommand::response_to(req, response::SUCCESS, None))
     }
 }

@@ -5,10 +5,15 @@ pub mod admin;
 pub mod client_manager;
 pub mod consumer_manage;
 pub mod error;
+pub mod filter;
 pub mod offset_manager;
 pub mod pull;
+pub mod lock_manager;
 pub mod register;
+pub mod retry;
+pub mod schedule;
 pub mod send;
+pub mod subscription_group_manager;
 pub mod topic_config_manager;
 
 use std::net::SocketAddr;
@@ -24,7 +29,10 @@ use crate::store::{MessageStore, StoreConfig, StoreError};
 use client_manager::{notify_consumer_ids_changed, ConsumerManager, ProducerManager};
 use error::BrokerResult;
 use offset_manager::ConsumerOffsetManager;
+use lock_manager::RebalanceLockManager;
 use pull::PullRequestHoldService;
+use schedule::ScheduleMessageService;
+use subscription_group_manager::SubscriptionGroupManager;
 use topic_config_manager::TopicConfigManager;
 
 pub struct Broker {
@@ -32,6 +40,9 @@ pub struct Broker {
     pub store: Arc<MessageStore>,
     pub topics: TopicConfigManager,
     pub offsets: ConsumerOffsetManager,
+    pub subscription_groups: SubscriptionGroupManager,
+    pub schedule: ScheduleMessageService,
+    pub locks: RebalanceLockManager,
     pub consumers: ConsumerManager,
     pub producers: ProducerManager,
     pub pull_hold: Arc<PullRequestHoldService>,
@@ -54,16 +65,25 @@ impl Broker {
             consume_queue_file_size: config.consume_queue_file_size,
             max_message_size: config.max_message_size,
             store_host,
+            delay_levels_ms: config.delay_levels_ms.clone(),
         })?);
         let pull_hold = Arc::new(PullRequestHoldService::default());
         let hold = pull_hold.clone();
         store.set_arrival_listener(move |topic, queue_id, max_offset| hold.notify(topic, queue_id, max_offset));
         let topics = TopicConfigManager::load(&config);
         let offsets = ConsumerOffsetManager::load(config.config_dir().join("consumerOffset.json"));
+        let subscription_groups = SubscriptionGroupManager::load(
+            config.config_dir().join("subscriptionGroup.json"),
+            config.auto_create_subscription_group,
+        );
+        let schedule = ScheduleMessageService::load(config.config_dir().join("delayOffset.json"));
         Ok(Arc::new_cyclic(|me| Broker {
             store,
             topics,
             offsets,
+            subscription_groups,
+            schedule,
+            locks: RebalanceLockManager::default(),
             consumers: ConsumerManager::default(),
             producers: ProducerManager::default(),
             pull_hold,
@@ -120,12 +140,14 @@ impl Broker {
             }
         });
         register::spawn_register_loop(self);
+        self.spawn_schedule_service();
     }
 
     /// Persists everything and flushes the store (graceful stop).
     pub async fn shutdown(&self) {
         self.unregister_all().await;
         self.offsets.persist();
+        self.schedule.persist();
         if let Err(e) = self.store.flush() {
             tracing::error!("final flush failed: {e}");
         }
@@ -146,6 +168,12 @@ impl Broker {
             rc::SEARCH_OFFSET_BY_TIMESTAMP => self.search_offset_by_timestamp(&req),
             rc::GET_EARLIEST_MSG_STORETIME => self.get_earliest_msg_storetime(&req),
             rc::GET_ALL_TOPIC_CONFIG => self.get_all_topic_config(&req),
+            rc::CONSUMER_SEND_MSG_BACK => self.consumer_send_msg_back(&req),
+            rc::LOCK_BATCH_MQ => self.lock_batch_mq(&req),
+            rc::UNLOCK_BATCH_MQ => self.unlock_batch_mq(&req),
+            rc::CHECK_CLIENT_CONFIG => self.check_client_config(&req),
+            rc::GET_ALL_DELAY_OFFSET => Ok(RemotingCommand::response_to(&req, crate::remoting::codes::response::SUCCESS, None)
+                .with_body(self.schedule.to_json().into_bytes())),
             _ => Ok(not_supported(&req)),
         }?;
         Ok(Some(resp))

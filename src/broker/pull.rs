@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::error::{BrokerError, BrokerResult, FAQ_SUFFIX};
+use super::filter::MessageFilter;
 use super::Broker;
 use crate::protocol::header::{pull_sys_flag, PullMessageRequestHeader};
 use crate::protocol::heartbeat::SubscriptionData;
@@ -57,9 +58,29 @@ impl Broker {
                 format!("the broker[{}] pulling message is forbidden", self.config.broker_ip),
             ));
         }
+        let group = self.subscription_groups.find(&h.consumer_group).ok_or_else(|| {
+            BrokerError::new(
+                response::SUBSCRIPTION_GROUP_NOT_EXIST,
+                format!("subscription group [{}] does not exist, {FAQ_SUFFIX}", h.consumer_group),
+            )
+        })?;
+        if !group.consume_enable {
+            return Err(BrokerError::new(
+                response::NO_PERMISSION,
+                format!("subscription group no permission, {}", h.consumer_group),
+            ));
+        }
+        if !group.consume_broadcast_enable
+            && self.consumers.with_group(&h.consumer_group, |g| g.message_model == "BROADCASTING") == Some(true)
+        {
+            return Err(BrokerError::new(
+                response::NO_PERMISSION,
+                format!("the consumer group[{}] can not consume by broadcast way", h.consumer_group),
+            ));
+        }
         let tc = self.topics.get(&h.topic).ok_or_else(|| {
             tracing::warn!(topic = %h.topic, consumer = %conn.remote_addr(), "pull: topic not exist");
-            BrokerError::new(response::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please!{FAQ_SUFFIX}", h.topic))
+            BrokerError::new(response::TOPIC_NOT_EXIST, format!("topic[{}] not exist, apply first please! {FAQ_SUFFIX}", h.topic))
         })?;
         if !perm::readable(tc.perm) {
             return Err(BrokerError::new(
@@ -79,11 +100,8 @@ impl Broker {
                 ),
             ));
         }
-        let sub = self.pull_subscription(h)?;
-
-        let got = self.store.get_message(&h.topic, h.queue_id, h.queue_offset, h.max_msg_nums, &|code| {
-            sub.matches_tags_code(code)
-        });
+        let filter = self.pull_filter(h)?;
+        let got = self.store.get_message(&h.topic, h.queue_id, h.queue_offset, h.max_msg_nums, &filter);
         let code = match got.status {
             GetStatus::Found => response::SUCCESS,
             GetStatus::NoMatchedMessage => response::PULL_RETRY_IMMEDIATELY,
@@ -130,21 +148,43 @@ impl Broker {
         Ok(Some(resp))
     }
 
-    /// The subscription a pull filters with: the one it carries, or the
+    /// The filter a pull reads with, from the subscription it carries or the
     /// one its group registered by heartbeat.
-    fn pull_subscription(&self, h: &PullMessageRequestHeader) -> BrokerResult<SubscriptionData> {
-        if h.has(pull_sys_flag::SUBSCRIPTION) {
+    fn pull_filter(&self, h: &PullMessageRequestHeader) -> BrokerResult<MessageFilter> {
+        let from_request = h.has(pull_sys_flag::SUBSCRIPTION);
+        let sub = if from_request {
             let expr = h.subscription.as_deref().unwrap_or("*");
-            if let Some(t) = h.expression_type.as_deref() {
-                if t != "TAG" {
-                    return Err(BrokerError::new(
-                        response::SUBSCRIPTION_PARSE_FAILED,
-                        "The broker does not support consumer to filter message by SQL92",
-                    ));
-                }
+            let mut sub = SubscriptionData::build(&h.topic, expr, h.sub_version);
+            if let Some(t) = h.expression_type.as_deref().filter(|t| !t.is_empty() && *t != "TAG") {
+                sub.expression_type = t.to_string();
+                sub.sub_string = expr.to_string();
+                sub.tags_set.clear();
+                sub.code_set.clear();
             }
-            return Ok(SubscriptionData::build(&h.topic, expr, h.sub_version));
+            sub
+        } else {
+            self.registered_subscription(h)?
+        };
+        if !sub.is_tag_type() && !self.config.enable_property_filter {
+            return Err(BrokerError::new(
+                response::SYSTEM_ERROR,
+                format!("The broker does not support consumer to filter message by {}", sub.expression_type),
+            ));
         }
+        MessageFilter::new(sub).map_err(|e| {
+            tracing::warn!(group = %h.consumer_group, "parse the consumer's subscription failed: {e}");
+            if from_request {
+                BrokerError::new(response::SUBSCRIPTION_PARSE_FAILED, "parse the consumer's subscription failed")
+            } else {
+                BrokerError::new(
+                    response::FILTER_DATA_NOT_EXIST,
+                    "The broker's consumer filter data is not exist!Your expression may be wrong!",
+                )
+            }
+        })
+    }
+
+    fn registered_subscription(&self, h: &PullMessageRequestHeader) -> BrokerResult<SubscriptionData> {
         let sub = self.consumers.subscription(&h.consumer_group, &h.topic);
         match sub {
             None => Err(BrokerError::new(

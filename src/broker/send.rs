@@ -192,7 +192,7 @@ pub fn validate_topic(topic: &str) -> BrokerResult<()> {
     Err(BrokerError::new(response::SYSTEM_ERROR, remark))
 }
 
-fn random_queue(write_queue_nums: i32) -> i32 {
+pub(super) fn random_queue(write_queue_nums: i32) -> i32 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEED: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
     // xorshift: spreads queue choice without a dependency on a RNG crate.

@@ -170,7 +170,28 @@ pub struct BrokerConfig {
     pub reject_transaction_message: bool,
     pub channel_not_active_ms: u64,
     pub frame_max_length: usize,
+    pub delay_levels_ms: Vec<i64>,
+    pub enable_property_filter: bool,
     pub settings: Settings,
+}
+
+/// Parses `messageDelayLevel` ("1s 5s 10s 30s 1m …"): units s, m, h, d, as
+/// `ScheduleMessageService.parseDelayLevel` accepts.
+pub fn parse_delay_levels(s: &str) -> Result<Vec<i64>, ConfigError> {
+    let bad = || ConfigError::BadValue { key: "messageDelayLevel".into(), value: s.into(), ty: "levels like 1s 5m 2h" };
+    s.split_whitespace()
+        .map(|level| {
+            let (num, unit) = level.split_at(level.len() - 1);
+            let factor = match unit {
+                "s" => 1000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
+                _ => return Err(bad()),
+            };
+            num.parse::<i64>().map(|n| n * factor).map_err(|_| bad())
+        })
+        .collect()
 }
 
 pub fn split_namesrv_addrs(s: &str) -> Vec<String> {
@@ -209,6 +230,8 @@ impl BrokerConfig {
             reject_transaction_message: s.bool("rejectTransactionMessage")?,
             channel_not_active_ms: s.i64("channelNotActiveInterval")? as u64,
             frame_max_length: s.i64("frameMaxLength")? as usize,
+            delay_levels_ms: parse_delay_levels(&s.str("messageDelayLevel"))?,
+            enable_property_filter: s.bool("enablePropertyFilter")?,
             settings: s,
         })
     }
@@ -270,6 +293,15 @@ mod tests {
         s.apply([("listenPort".to_string(), "abc".to_string())]);
         let e = BrokerConfig::from_settings(s).unwrap_err();
         assert!(e.to_string().contains("listenPort"));
+    }
+
+    #[test]
+    fn delay_levels_parse_like_the_java_broker() {
+        let l = parse_delay_levels(DEFAULT_MESSAGE_DELAY_LEVEL).unwrap();
+        assert_eq!(l.len(), 18);
+        assert_eq!((l[0], l[4], l[17]), (1000, 60_000, 7_200_000));
+        assert_eq!(parse_delay_levels("1d").unwrap(), vec![86_400_000]);
+        assert!(parse_delay_levels("1s 5x").is_err());
     }
 
     #[test]

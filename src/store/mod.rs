@@ -14,11 +14,13 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use bytes::{BufMut, BytesMut};
 
 use crate::protocol::message::{
-    create_message_id, tags_code, MessageExt, MessageInner, PHYSICAL_OFFSET_POS, QUEUE_OFFSET_POS,
+    create_message_id, property, sys_flag, tags_code, MessageExt, MessageInner, Properties, PHYSICAL_OFFSET_POS,
+    QUEUE_OFFSET_POS,
 };
-use crate::protocol::ProtocolError;
+use crate::protocol::{topics, ProtocolError};
 use commit_log::CommitLog;
-use consume_queue::{ConsumeQueue, CqEntry};
+use consume_queue::ConsumeQueue;
+pub use consume_queue::CqEntry;
 use mapped_file::MappedFile;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +45,8 @@ pub struct StoreConfig {
     pub consume_queue_file_size: usize,
     pub max_message_size: usize,
     pub store_host: SocketAddr,
+    /// Delay of each `messageDelayLevel` level in ms; level n is index n-1.
+    pub delay_levels_ms: Vec<i64>,
 }
 
 impl StoreConfig {
@@ -96,6 +100,21 @@ impl GetResult {
             b.put_slice(f.read(*pos, *size).expect("published record"));
         }
         b
+    }
+}
+
+/// Decides which messages a read returns: first by the consume queue's tag
+/// field, then (for property filters) by the stored record.
+pub trait MessageMatcher {
+    fn by_tags_code(&self, tags_code: i64) -> bool;
+    fn by_record(&self, _record: &[u8]) -> bool {
+        true
+    }
+}
+
+impl<F: Fn(i64) -> bool> MessageMatcher for F {
+    fn by_tags_code(&self, tags_code: i64) -> bool {
+        self(tags_code)
     }
 }
 
@@ -204,7 +223,7 @@ impl MessageStore {
                     CqEntry {
                         phy_offset: r.offset,
                         size: r.size as i32,
-                        tags_code: tags_code(m.properties.get("TAGS")),
+                        tags_code: self.cq_tags_code(&m.topic, &m.properties, m.store_timestamp),
                     },
                 )?;
                 rebuilt += 1;
@@ -245,6 +264,14 @@ impl MessageStore {
     /// Stores messages of one topic/queue contiguously with consecutive
     /// queue offsets (a batch).
     pub fn put_messages(&self, msgs: &[MessageInner]) -> Result<PutResult, StoreError> {
+        let delayed: Vec<MessageInner>;
+        let msgs = match msgs.iter().any(|m| self.delay_level(m).is_some()) {
+            true => {
+                delayed = msgs.iter().map(|m| self.to_schedule_topic(m)).collect();
+                &delayed[..]
+            }
+            false => msgs,
+        };
         let first = msgs.first().ok_or_else(|| StoreError::Corrupt("empty batch".into()))?;
         let store_timestamp = now_ms();
         let mut buf = Vec::new();
@@ -255,7 +282,7 @@ impl MessageStore {
             }
             let start = buf.len();
             m.encode_record(store_timestamp, &mut buf)?;
-            bounds.push((start, buf.len() - start, m.tags_code()));
+            bounds.push((start, buf.len() - start, self.cq_tags_code(&m.topic, &m.properties, store_timestamp)));
         }
         let cq = self.consume_queue(&first.topic, first.queue_id)?;
         let (wrote_offset, queue_offset) = {
@@ -287,6 +314,55 @@ impl MessageStore {
         Ok(PutResult { msg_ids, wrote_offset, queue_offset, store_timestamp })
     }
 
+    /// The delay level a message asks for, clamped to the highest level;
+    /// none for prepared or rolled-back transaction messages.
+    fn delay_level(&self, m: &MessageInner) -> Option<i32> {
+        let tran = m.sys_flag & sys_flag::TRANSACTION_MASK;
+        if tran == sys_flag::TRANSACTION_PREPARED || tran == sys_flag::TRANSACTION_ROLLBACK {
+            return None;
+        }
+        let level: i32 = m.properties.get(property::DELAY_TIME_LEVEL)?.trim().parse().ok()?;
+        (level > 0 && !self.config.delay_levels_ms.is_empty())
+            .then(|| level.min(self.config.delay_levels_ms.len() as i32))
+    }
+
+    /// Moves a delayed message to `SCHEDULE_TOPIC_XXXX`, queue level-1,
+    /// keeping its real topic and queue in properties (as `CommitLog` does).
+    fn to_schedule_topic(&self, m: &MessageInner) -> MessageInner {
+        let Some(level) = self.delay_level(m) else {
+            return m.clone();
+        };
+        let mut out = m.clone();
+        out.properties.put(property::DELAY_TIME_LEVEL, level.to_string());
+        out.properties.put(property::REAL_TOPIC, m.topic.clone());
+        out.properties.put(property::REAL_QUEUE_ID, m.queue_id.to_string());
+        out.topic = topics::SCHEDULE_TOPIC.to_string();
+        out.queue_id = level - 1;
+        out
+    }
+
+    /// The consume queue's tag field: the tag hash, or for delayed messages
+    /// the time they are due.
+    fn cq_tags_code(&self, topic: &str, props: &Properties, store_timestamp: i64) -> i64 {
+        if topic == topics::SCHEDULE_TOPIC {
+            if let Some(level) = props.get(property::DELAY_TIME_LEVEL).and_then(|l| l.parse::<usize>().ok()) {
+                if let Some(delay) = self.config.delay_levels_ms.get(level.saturating_sub(1)) {
+                    return store_timestamp + delay;
+                }
+            }
+        }
+        tags_code(props.get(property::TAGS))
+    }
+
+    pub fn delay_levels_ms(&self) -> &[i64] {
+        &self.config.delay_levels_ms
+    }
+
+    /// The consume queue entry at a logical offset.
+    pub fn consume_queue_entry(&self, topic: &str, queue_id: i32, offset: i64) -> Option<CqEntry> {
+        self.find_consume_queue(topic, queue_id)?.get(offset)
+    }
+
     /// Reads up to `max_nums` messages from a queue, keeping those whose tag
     /// hash `filter` accepts (`DefaultMessageStore.getMessage`).
     pub fn get_message(
@@ -295,7 +371,7 @@ impl MessageStore {
         queue_id: i32,
         offset: i64,
         max_nums: i32,
-        filter: &dyn Fn(i64) -> bool,
+        filter: &dyn MessageMatcher,
     ) -> GetResult {
         let mut r = GetResult {
             status: GetStatus::NoMatchedLogicQueue,
@@ -334,11 +410,14 @@ impl MessageStore {
                     break;
                 }
                 next += 1;
-                if !filter(e.tags_code) {
+                if !filter.by_tags_code(e.tags_code) {
                     continue;
                 }
                 match self.commit_log.read(e.phy_offset, e.size as usize) {
                     Some((f, pos)) => {
+                        if !filter.by_record(f.read(pos, e.size as usize).unwrap_or(&[])) {
+                            continue;
+                        }
                         r.total_bytes += e.size as usize;
                         r.messages.push((f, pos, e.size as usize));
                     }

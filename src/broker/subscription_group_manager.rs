@@ -1,0 +1,176 @@
+//! `SubscriptionGroupManager`: per-group consumption settings, created on
+//! first use when `autoCreateSubscriptionGroup` is on, persisted as
+//! config/subscriptionGroup.json.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::RwLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::fastjson;
+use crate::protocol::topic::DataVersion;
+use crate::store::{config_file, now_ms};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionGroupConfig {
+    #[serde(default)]
+    pub broker_id: i64,
+    #[serde(default = "yes")]
+    pub consume_broadcast_enable: bool,
+    #[serde(default = "yes")]
+    pub consume_enable: bool,
+    #[serde(default = "yes")]
+    pub consume_from_min_enable: bool,
+    pub group_name: String,
+    #[serde(default = "yes")]
+    pub notify_consumer_ids_changed_enable: bool,
+    #[serde(default = "default_retry_max_times")]
+    pub retry_max_times: i32,
+    #[serde(default = "one")]
+    pub retry_queue_nums: i32,
+    #[serde(default = "one_i64")]
+    pub which_broker_when_consume_slowly: i64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn one() -> i32 {
+    1
+}
+fn one_i64() -> i64 {
+    1
+}
+fn default_retry_max_times() -> i32 {
+    16
+}
+
+impl SubscriptionGroupConfig {
+    pub fn new(group: &str) -> Self {
+        SubscriptionGroupConfig {
+            broker_id: 0,
+            consume_broadcast_enable: true,
+            consume_enable: true,
+            consume_from_min_enable: true,
+            group_name: group.to_string(),
+            notify_consumer_ids_changed_enable: true,
+            retry_max_times: 16,
+            retry_queue_nums: 1,
+            which_broker_when_consume_slowly: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Wrapper {
+    data_version: DataVersion,
+    subscription_group_table: BTreeMap<String, SubscriptionGroupConfig>,
+}
+
+pub struct SubscriptionGroupManager {
+    path: PathBuf,
+    auto_create: bool,
+    inner: RwLock<Wrapper>,
+}
+
+/// Groups the Java broker creates for its own tools.
+const SYSTEM_GROUPS: [&str; 6] = [
+    "TOOLS_CONSUMER",
+    "FILTERSRV_CONSUMER",
+    "SELF_TEST_C_GROUP",
+    "CID_ONS-HTTP-PROXY",
+    "CID_ONSAPI_PULL",
+    "CID_ONSAPI_PERMISSION",
+];
+
+impl SubscriptionGroupManager {
+    pub fn load(path: PathBuf, auto_create: bool) -> Self {
+        let mut table: BTreeMap<String, SubscriptionGroupConfig> =
+            SYSTEM_GROUPS.iter().map(|g| (g.to_string(), SubscriptionGroupConfig::new(g))).collect();
+        let mut data_version = DataVersion::new(now_ms());
+        match config_file::load(&path) {
+            Ok(Some(text)) => match fastjson::parse::<Wrapper>(text.as_bytes()) {
+                Ok(w) => {
+                    data_version = w.data_version;
+                    table.extend(w.subscription_group_table);
+                }
+                Err(e) => tracing::error!(path = %path.display(), "subscriptionGroup.json unreadable: {e}"),
+            },
+            Ok(None) => {}
+            Err(e) => tracing::error!(path = %path.display(), "cannot read subscriptionGroup.json: {e}"),
+        }
+        SubscriptionGroupManager {
+            path,
+            auto_create,
+            inner: RwLock::new(Wrapper { data_version, subscription_group_table: table }),
+        }
+    }
+
+    /// `findSubscriptionGroupConfig`: creates the group when allowed.
+    pub fn find(&self, group: &str) -> Option<SubscriptionGroupConfig> {
+        if let Some(c) = self.inner.read().unwrap().subscription_group_table.get(group) {
+            return Some(c.clone());
+        }
+        if !self.auto_create {
+            return None;
+        }
+        let c = SubscriptionGroupConfig::new(group);
+        self.update(c.clone());
+        tracing::info!(group, "auto-created subscription group");
+        Some(c)
+    }
+
+    pub fn update(&self, c: SubscriptionGroupConfig) {
+        let text = {
+            let mut inner = self.inner.write().unwrap();
+            inner.subscription_group_table.insert(c.group_name.clone(), c);
+            inner.data_version.next(now_ms());
+            serde_json::to_string(&*inner).unwrap()
+        };
+        if let Err(e) = config_file::persist(&self.path, &text) {
+            tracing::error!(path = %self.path.display(), "persisting subscriptionGroup.json failed: {e}");
+        }
+    }
+
+    pub fn delete(&self, group: &str) -> bool {
+        let text = {
+            let mut inner = self.inner.write().unwrap();
+            if inner.subscription_group_table.remove(group).is_none() {
+                return false;
+            }
+            inner.data_version.next(now_ms());
+            serde_json::to_string(&*inner).unwrap()
+        };
+        if let Err(e) = config_file::persist(&self.path, &text) {
+            tracing::error!(path = %self.path.display(), "persisting subscriptionGroup.json failed: {e}");
+        }
+        true
+    }
+
+    pub fn all(&self) -> (DataVersion, Vec<SubscriptionGroupConfig>) {
+        let inner = self.inner.read().unwrap();
+        (inner.data_version, inner.subscription_group_table.values().cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_create_persist_and_disable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("subscriptionGroup.json");
+        let m = SubscriptionGroupManager::load(path.clone(), true);
+        let g = m.find("G1").unwrap();
+        assert_eq!((g.retry_max_times, g.retry_queue_nums, g.consume_enable), (16, 1, true));
+        m.update(SubscriptionGroupConfig { consume_enable: false, ..g });
+        let m = SubscriptionGroupManager::load(path, false);
+        assert!(!m.find("G1").unwrap().consume_enable);
+        assert!(m.find("unknown").is_none());
+        assert!(m.find("TOOLS_CONSUMER").is_some());
+    }
+}
