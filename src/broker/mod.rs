@@ -15,6 +15,7 @@ pub mod schedule;
 pub mod send;
 pub mod subscription_group_manager;
 pub mod topic_config_manager;
+pub mod transaction;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
@@ -43,6 +44,7 @@ pub struct Broker {
     pub subscription_groups: SubscriptionGroupManager,
     pub schedule: ScheduleMessageService,
     pub locks: RebalanceLockManager,
+    pub transactions: transaction::TransactionState,
     pub consumers: ConsumerManager,
     pub producers: ProducerManager,
     pub pull_hold: Arc<PullRequestHoldService>,
@@ -84,6 +86,7 @@ impl Broker {
             subscription_groups,
             schedule,
             locks: RebalanceLockManager::default(),
+            transactions: Default::default(),
             consumers: ConsumerManager::default(),
             producers: ProducerManager::default(),
             pull_hold,
@@ -141,6 +144,7 @@ impl Broker {
         });
         register::spawn_register_loop(self);
         self.spawn_schedule_service();
+        self.spawn_transaction_check();
     }
 
     /// Persists everything and flushes the store (graceful stop).
@@ -169,6 +173,7 @@ impl Broker {
             rc::GET_EARLIEST_MSG_STORETIME => self.get_earliest_msg_storetime(&req),
             rc::GET_ALL_TOPIC_CONFIG => self.get_all_topic_config(&req),
             rc::CONSUMER_SEND_MSG_BACK => self.consumer_send_msg_back(&req),
+            rc::END_TRANSACTION => self.end_transaction(&req),
             rc::LOCK_BATCH_MQ => self.lock_batch_mq(&req),
             rc::UNLOCK_BATCH_MQ => self.unlock_batch_mq(&req),
             rc::CHECK_CLIENT_CONFIG => self.check_client_config(&req),

@@ -60,18 +60,19 @@ impl Broker {
             self.put(&msgs)?
         } else {
             let mut props = Properties::parse(&h.properties);
-            if props.get(property::TRANSACTION_PREPARED) == Some("true") {
+            let prepared = props.get(property::TRANSACTION_PREPARED).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            if prepared && self.config.reject_transaction_message {
                 return Err(BrokerError::new(
                     response::NO_PERMISSION,
-                    format!(
-                        "the broker[{}] sending transaction message is forbidden (ferromq does not store transactional half messages yet)",
-                        self.config.broker_ip
-                    ),
+                    format!("the broker[{}] sending transaction message is forbidden", self.config.broker_ip),
                 ));
             }
             props.remove(property::WAIT_STORE_MSG_OK);
             props.put(property::CLUSTER, self.config.cluster_name.clone());
-            let msg = self.inner_message(&h, queue_id, h.flag, body, props, born_host);
+            let mut msg = self.inner_message(&h, queue_id, h.flag, body, props, born_host);
+            if prepared {
+                msg = self.half_message(msg);
+            }
             self.put(std::slice::from_ref(&msg))?
         };
         Ok(RemotingCommand::response_to(req, response::SUCCESS, None)

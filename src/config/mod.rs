@@ -123,6 +123,9 @@ pub fn broker_defaults() -> Settings {
         ("clusterTopicEnable", d("true")),
         ("brokerTopicEnable", d("true")),
         ("rejectTransactionMessage", d("false")),
+        ("transactionTimeOut", d("6000")),
+        ("transactionCheckMax", d("15")),
+        ("transactionCheckInterval", d("60000")),
         ("enablePropertyFilter", d("false")),
         ("channelNotActiveInterval", d("120000")),
         ("frameMaxLength", d("16777216")),
@@ -172,6 +175,9 @@ pub struct BrokerConfig {
     pub frame_max_length: usize,
     pub delay_levels_ms: Vec<i64>,
     pub enable_property_filter: bool,
+    pub transaction_timeout_ms: i64,
+    pub transaction_check_max: i32,
+    pub transaction_check_interval_ms: u64,
     pub settings: Settings,
 }
 
@@ -232,6 +238,9 @@ impl BrokerConfig {
             frame_max_length: s.i64("frameMaxLength")? as usize,
             delay_levels_ms: parse_delay_levels(&s.str("messageDelayLevel"))?,
             enable_property_filter: s.bool("enablePropertyFilter")?,
+            transaction_timeout_ms: s.i64("transactionTimeOut")?,
+            transaction_check_max: s.i64("transactionCheckMax")? as i32,
+            transaction_check_interval_ms: s.i64("transactionCheckInterval")? as u64,
             settings: s,
         })
     }
