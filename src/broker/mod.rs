@@ -26,7 +26,7 @@ use crate::remoting::client::RemotingClient;
 use crate::remoting::codes::request as rc;
 use crate::remoting::connection::{not_supported, ConnectionHandle, RequestProcessor};
 use crate::remoting::RemotingCommand;
-use crate::store::{MessageStore, StoreConfig, StoreError};
+use crate::store::{MessageStore, StoreError};
 use client_manager::{notify_consumer_ids_changed, ConsumerManager, ProducerManager};
 use error::BrokerResult;
 use offset_manager::ConsumerOffsetManager;
@@ -60,15 +60,7 @@ impl Broker {
         let store_host: SocketAddr = format!("{}:{}", config.broker_ip, config.listen_port)
             .parse()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], config.listen_port)));
-        let store = Arc::new(MessageStore::open(StoreConfig {
-            root: config.store_root.clone(),
-            commit_log_dir: config.commit_log_dir.clone(),
-            commit_log_file_size: config.commit_log_file_size,
-            consume_queue_file_size: config.consume_queue_file_size,
-            max_message_size: config.max_message_size,
-            store_host,
-            delay_levels_ms: config.delay_levels_ms.clone(),
-        })?);
+        let store = Arc::new(MessageStore::open(config.store_config(store_host))?);
         let pull_hold = Arc::new(PullRequestHoldService::default());
         let hold = pull_hold.clone();
         store.set_arrival_listener(move |topic, queue_id, max_offset| hold.notify(topic, queue_id, max_offset));
@@ -107,24 +99,16 @@ impl Broker {
         self.register_now.notify_one();
     }
 
-    /// Periodic housekeeping: flushing, offset persistence, idle clients.
+    /// Periodic housekeeping: offset persistence, idle clients; the store
+    /// runs its own flush and retention threads.
     pub fn spawn_services(self: &Arc<Self>) {
+        self.store.start_services();
         let me = Arc::downgrade(self);
-        let flush_every = Duration::from_millis(self.config.flush_interval_ms.max(10));
         tokio::spawn(async move {
-            let mut flush = tokio::time::interval(flush_every);
             let mut offsets = tokio::time::interval(Duration::from_secs(5));
             let mut idle = tokio::time::interval(Duration::from_secs(10));
             loop {
                 tokio::select! {
-                    _ = flush.tick() => {
-                        let Some(b) = me.upgrade() else { return };
-                        let store = b.store.clone();
-                        let r = tokio::task::spawn_blocking(move || store.flush()).await;
-                        if let Ok(Err(e)) = r {
-                            tracing::error!("commit log flush failed: {e}");
-                        }
-                    }
                     _ = offsets.tick() => {
                         let Some(b) = me.upgrade() else { return };
                         tokio::task::spawn_blocking(move || b.offsets.persist());
@@ -152,15 +136,15 @@ impl Broker {
         self.unregister_all().await;
         self.offsets.persist();
         self.schedule.persist();
-        if let Err(e) = self.store.flush() {
-            tracing::error!("final flush failed: {e}");
+        if let Err(e) = self.store.shutdown() {
+            tracing::error!("store shutdown failed: {e}");
         }
     }
 
     async fn handle(&self, conn: &ConnectionHandle, req: RemotingCommand) -> BrokerResult<Option<RemotingCommand>> {
         let resp = match req.code {
-            rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 => self.send_message(conn, &req),
-            rc::SEND_BATCH_MESSAGE => self.send_batch_message(conn, &req),
+            rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 => self.send_message(conn, &req).await,
+            rc::SEND_BATCH_MESSAGE => self.send_batch_message(conn, &req).await,
             rc::PULL_MESSAGE => return self.pull_message(conn, req),
             rc::HEART_BEAT => self.heart_beat(conn, &req),
             rc::UNREGISTER_CLIENT => self.unregister_client(conn, &req),

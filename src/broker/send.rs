@@ -12,17 +12,35 @@ use crate::protocol::topic::TopicConfig;
 use crate::protocol::{perm, topics, ProtocolError};
 use crate::remoting::codes::response;
 use crate::remoting::{ConnectionHandle, RemotingCommand};
-use crate::store::{PutResult, StoreError};
+use crate::store::{FlushDiskType, PutResult, StoreError};
 
 impl Broker {
-    pub(super) fn send_message(&self, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
+    pub(super) async fn send_message(&self, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let result = self.do_send(conn, req, false);
+        let result = self.await_flush(req, result).await;
         Ok(self.finish_send(req, result))
     }
 
-    pub(super) fn send_batch_message(&self, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
+    pub(super) async fn send_batch_message(&self, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let result = self.do_send(conn, req, true);
+        let result = self.await_flush(req, result).await;
         Ok(self.finish_send(req, result))
+    }
+
+    /// With SYNC_FLUSH, a send that waits for its store (the client's
+    /// default) is answered once its bytes are on disk, or with
+    /// FLUSH_DISK_TIMEOUT after `syncFlushTimeout`.
+    async fn await_flush(
+        &self,
+        req: &RemotingCommand,
+        result: BrokerResult<(RemotingCommand, i64)>,
+    ) -> BrokerResult<RemotingCommand> {
+        let (mut resp, end_offset) = result?;
+        if self.store.flush_disk_type() == FlushDiskType::Sync && waits_for_store(req) && !self.store.wait_flushed(end_offset).await {
+            tracing::warn!(end_offset, "flush did not complete within syncFlushTimeout");
+            resp.code = response::FLUSH_DISK_TIMEOUT;
+        }
+        Ok(resp)
     }
 
     /// Every send response carries the region and trace switch, success or not.
@@ -31,7 +49,8 @@ impl Broker {
         resp.with_ext("MSG_REGION", &self.config.region_id).with_ext("TRACE_ON", self.config.trace_on)
     }
 
-    fn do_send(&self, conn: &ConnectionHandle, req: &RemotingCommand, batch: bool) -> BrokerResult<RemotingCommand> {
+    /// Stores the message(s); returns the response and the commit log end offset.
+    fn do_send(&self, conn: &ConnectionHandle, req: &RemotingCommand, batch: bool) -> BrokerResult<(RemotingCommand, i64)> {
         let h = SendMessageRequestHeader::from_command(req)?;
         let tc = self.msg_check(conn, &h)?;
         let queue_id = if h.queue_id < 0 { random_queue(tc.write_queue_nums) } else { h.queue_id };
@@ -75,10 +94,11 @@ impl Broker {
             }
             self.put(std::slice::from_ref(&msg))?
         };
-        Ok(RemotingCommand::response_to(req, response::SUCCESS, None)
+        let resp = RemotingCommand::response_to(req, response::SUCCESS, None)
             .with_ext("msgId", put.msg_ids.join(","))
             .with_ext("queueId", queue_id)
-            .with_ext("queueOffset", put.queue_offset))
+            .with_ext("queueOffset", put.queue_offset);
+        Ok((resp, put.end_offset))
     }
 
     fn inner_message(
@@ -118,6 +138,16 @@ impl Broker {
                     format!(
                         "the message is illegal, maybe msg body or properties length not matched. msg body length limit {}B, msg properties length limit 32KB.",
                         self.config.max_message_size
+                    ),
+                )
+            }
+            StoreError::Unavailable(why) => {
+                tracing::warn!("message refused: {why}");
+                BrokerError::new(
+                    response::SERVICE_NOT_AVAILABLE,
+                    format!(
+                        "service not available now. It may be caused by one of the following reasons: the broker's disk is full [{}], messages are put to the slave, message store has been shut down, etc.",
+                        self.disk_util()
                     ),
                 )
             }
@@ -176,6 +206,25 @@ impl Broker {
             ));
         }
         Ok(tc)
+    }
+}
+
+/// Whether the producer waits for the store (`WAIT` property, default true).
+fn waits_for_store(req: &RemotingCommand) -> bool {
+    let props = req.ext("i").or_else(|| req.ext("properties")).unwrap_or("");
+    Properties::parse(props).get(property::WAIT_STORE_MSG_OK) != Some("false")
+}
+
+impl Broker {
+    /// `diskUtil()` as the Java broker words it in its remark.
+    fn disk_util(&self) -> String {
+        let pct = |p: &std::path::Path| crate::store::clean::disk_usage(p).unwrap_or(0.0) * 100.0;
+        format!(
+            "CL: {:5.2} CQ: {:5.2} INDEX: {:5.2}",
+            pct(&self.config.commit_log_dir),
+            pct(&self.config.store_root),
+            pct(&self.config.store_root)
+        )
     }
 }
 

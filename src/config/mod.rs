@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 pub use properties::parse_properties;
 
+use crate::store::{FlushDiskType, StoreConfig};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {0}: {1}")]
@@ -53,6 +55,10 @@ impl Settings {
     }
 
     pub fn i64(&self, key: &str) -> Result<i64, ConfigError> {
+        self.parse(key, "a number")
+    }
+
+    pub fn f64(&self, key: &str) -> Result<f64, ConfigError> {
         self.parse(key, "a number")
     }
 
@@ -109,6 +115,10 @@ pub fn broker_defaults() -> Settings {
         ("maxMessageSize", d("4194304")),
         ("flushDiskType", d("ASYNC_FLUSH")),
         ("flushIntervalCommitLog", d("500")),
+        ("syncFlushTimeout", d("5000")),
+        ("diskMaxUsedSpaceRatio", d("75")),
+        ("diskSpaceCleanForciblyRatio", d("0.85")),
+        ("diskSpaceWarningLevelRatio", d("0.90")),
         ("brokerRole", d("ASYNC_MASTER")),
         ("deleteWhen", d("04")),
         ("fileReservedTime", d("72")),
@@ -178,6 +188,13 @@ pub struct BrokerConfig {
     pub transaction_timeout_ms: i64,
     pub transaction_check_max: i32,
     pub transaction_check_interval_ms: u64,
+    pub flush_disk_type: FlushDiskType,
+    pub sync_flush_timeout_ms: u64,
+    pub file_reserved_hours: u64,
+    pub delete_when: Vec<u32>,
+    pub disk_max_used_ratio: f64,
+    pub disk_clean_forcibly_ratio: f64,
+    pub disk_warning_ratio: f64,
     pub settings: Settings,
 }
 
@@ -241,6 +258,27 @@ impl BrokerConfig {
             transaction_timeout_ms: s.i64("transactionTimeOut")?,
             transaction_check_max: s.i64("transactionCheckMax")? as i32,
             transaction_check_interval_ms: s.i64("transactionCheckInterval")? as u64,
+            flush_disk_type: match s.str("flushDiskType").trim() {
+                "SYNC_FLUSH" => FlushDiskType::Sync,
+                "ASYNC_FLUSH" => FlushDiskType::Async,
+                other => {
+                    return Err(ConfigError::BadValue {
+                        key: "flushDiskType".into(),
+                        value: other.into(),
+                        ty: "ASYNC_FLUSH or SYNC_FLUSH",
+                    })
+                }
+            },
+            sync_flush_timeout_ms: s.i64("syncFlushTimeout")? as u64,
+            file_reserved_hours: s.i64("fileReservedTime")?.max(0) as u64,
+            delete_when: s
+                .str("deleteWhen")
+                .split(';')
+                .filter_map(|h| h.trim().parse().ok())
+                .collect(),
+            disk_max_used_ratio: (s.f64("diskMaxUsedSpaceRatio")? / 100.0).clamp(0.10, 0.95),
+            disk_clean_forcibly_ratio: s.f64("diskSpaceCleanForciblyRatio")?,
+            disk_warning_ratio: s.f64("diskSpaceWarningLevelRatio")?,
             settings: s,
         })
     }
@@ -256,6 +294,25 @@ impl BrokerConfig {
 
     pub fn config_dir(&self) -> PathBuf {
         self.store_root.join("config")
+    }
+
+    pub fn store_config(&self, store_host: std::net::SocketAddr) -> StoreConfig {
+        StoreConfig {
+            commit_log_dir: self.commit_log_dir.clone(),
+            commit_log_file_size: self.commit_log_file_size,
+            consume_queue_file_size: self.consume_queue_file_size,
+            max_message_size: self.max_message_size,
+            delay_levels_ms: self.delay_levels_ms.clone(),
+            flush_disk_type: self.flush_disk_type,
+            flush_interval_ms: self.flush_interval_ms,
+            sync_flush_timeout_ms: self.sync_flush_timeout_ms,
+            file_reserved_hours: self.file_reserved_hours,
+            delete_when: self.delete_when.clone(),
+            disk_max_used_ratio: self.disk_max_used_ratio,
+            disk_clean_forcibly_ratio: self.disk_clean_forcibly_ratio,
+            disk_warning_ratio: self.disk_warning_ratio,
+            ..StoreConfig::new(self.store_root.clone(), store_host)
+        }
     }
 }
 

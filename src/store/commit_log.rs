@@ -159,6 +159,26 @@ impl CommitLog {
         Ok(found)
     }
 
+    /// Sets the write position from a clean stop's recorded end offset;
+    /// false if the files do not agree with it (then a scan is needed).
+    pub fn set_clean_end(&self, end: i64) -> bool {
+        let files = self.files.read().unwrap();
+        let Some(last) = files.last() else {
+            return end == 0;
+        };
+        let pos = end - last.start();
+        if pos < 0 || pos as usize > last.size() {
+            return false;
+        }
+        last.set_wrote(pos as usize);
+        true
+    }
+
+    /// Deletes segments (never the newest) while `expired` says so.
+    pub fn delete_front_while(&self, expired: impl FnMut(&MappedFile) -> bool) -> usize {
+        self.files.write().unwrap().delete_front_while(expired)
+    }
+
     pub fn flush(&self) -> Result<(), StoreError> {
         self.files.read().unwrap().flush()
     }

@@ -9,13 +9,17 @@ use std::path::{Path, PathBuf};
 use super::StoreError;
 
 pub fn persist(path: &Path, text: &str) -> Result<(), StoreError> {
+    persist_bytes(path, text.as_bytes())
+}
+
+pub fn persist_bytes(path: &Path, data: &[u8]) -> Result<(), StoreError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = with_suffix(path, ".tmp");
     {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
+        f.write_all(data)?;
         f.sync_all()?;
     }
     if path.exists() {

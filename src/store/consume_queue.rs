@@ -48,6 +48,9 @@ impl ConsumeQueue {
         }
         let min = files.min_offset() / CQ_STORE_UNIT_SIZE as i64;
         self.min_offset.store(min, Ordering::Release);
+        drop(files);
+        // Entries of a first file that point before the commit log's start
+        // are trimmed when the store knows that offset (`delete_expired`).
     }
 
     /// Logical offset one past the last entry.
@@ -120,6 +123,33 @@ impl ConsumeQueue {
     pub fn last_phy_end(&self) -> Option<i64> {
         let max = self.max_offset();
         (max > self.min_offset()).then(|| self.get(max - 1)).flatten().map(|e| e.phy_offset + e.size as i64)
+    }
+
+    /// Drops segments whose messages all lie before `min_phy` (deleted from
+    /// the commit log) and moves the min offset to the first live entry.
+    pub fn delete_expired(&self, min_phy: i64) {
+        let mut files = self.files.write().unwrap();
+        files.delete_front_while(|f| {
+            f.is_full()
+                && f.read(f.size() - CQ_STORE_UNIT_SIZE, CQ_STORE_UNIT_SIZE)
+                    .map(decode)
+                    .is_some_and(|e| e.phy_offset + e.size as i64 <= min_phy)
+        });
+        let Some(first) = files.files().first() else { return };
+        let mut min = first.start() / CQ_STORE_UNIT_SIZE as i64;
+        let mut pos = 0;
+        while let Some(b) = first.read(pos, CQ_STORE_UNIT_SIZE) {
+            let e = decode(b);
+            if e.size > 0 && e.phy_offset >= min_phy {
+                break;
+            }
+            pos += CQ_STORE_UNIT_SIZE;
+            min += 1;
+        }
+        let old = self.min_offset.swap(min, Ordering::AcqRel);
+        if min != old {
+            tracing::info!(from = old, to = min, "consume queue min offset moved");
+        }
     }
 
     pub fn flush(&self) -> Result<(), StoreError> {

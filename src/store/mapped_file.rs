@@ -27,6 +27,18 @@ pub struct MappedFile {
 unsafe impl Send for MappedFile {}
 unsafe impl Sync for MappedFile {}
 
+fn allocate(file: &std::fs::File, size: usize) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain syscall on a valid, owned descriptor.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, size as libc::off_t) };
+    match rc {
+        0 => Ok(()),
+        // Filesystems without fallocate: fall back to a sparse file.
+        libc::EOPNOTSUPP | libc::EINVAL => file.set_len(size as u64),
+        errno => Err(std::io::Error::from_raw_os_error(errno)),
+    }
+}
+
 pub fn file_name(offset: i64) -> String {
     format!("{offset:020}")
 }
@@ -45,7 +57,15 @@ impl MappedFile {
                     path.display()
                 )));
             }
-            file.set_len(size as u64)?;
+            // Reserve the blocks now: a write into a mapped hole on a full
+            // disk would kill the process with SIGBUS instead of failing.
+            if let Err(e) = allocate(&file, size) {
+                drop(file);
+                if len == 0 {
+                    let _ = std::fs::remove_file(&path);
+                }
+                return Err(e.into());
+            }
         }
         let map = MmapRaw::map_raw(&file)?;
         Ok(MappedFile {
@@ -234,11 +254,29 @@ impl MappedFileQueue {
         Ok(())
     }
 
+    /// Flushes every segment with unflushed bytes (only the newest few ever have).
     pub fn flush(&self) -> Result<(), StoreError> {
-        for f in self.files.iter().rev().take(2) {
+        for f in self.files.iter().rev() {
+            if f.flushed.load(Ordering::Acquire) >= f.wrote() && f.is_full() {
+                break;
+            }
             f.flush()?;
         }
         Ok(())
+    }
+
+    /// Removes segments from the front while `expired(file)` holds, never the
+    /// last one; returns how many went.
+    pub fn delete_front_while(&mut self, mut expired: impl FnMut(&MappedFile) -> bool) -> usize {
+        let mut n = 0;
+        while self.files.len() > 1 && expired(&self.files[0]) {
+            let f = self.files.remove(0);
+            if let Err(e) = std::fs::remove_file(f.path()) {
+                tracing::warn!(file = %f.path().display(), "removing expired segment failed: {e}");
+            }
+            n += 1;
+        }
+        n
     }
 }
 

@@ -1,6 +1,8 @@
 //! The message store: commit log, consume queues, and recovery between them
 //! (RocketMQ's `DefaultMessageStore`).
 
+pub mod checkpoint;
+pub mod clean;
 pub mod commit_log;
 pub mod config_file;
 pub mod consume_queue;
@@ -9,7 +11,9 @@ pub mod mapped_file;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock};
+use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 
@@ -35,6 +39,17 @@ pub enum StoreError {
     BodyTooLarge(usize, usize),
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
+    /// Writes refused: the disk is (nearly) full, or the store is closed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushDiskType {
+    /// Flush every `flush_interval_ms`; a send is acknowledged once in the page cache.
+    Async,
+    /// Group commit: a send waiting for its store is acknowledged once flushed.
+    Sync,
 }
 
 #[derive(Debug, Clone)]
@@ -47,9 +62,43 @@ pub struct StoreConfig {
     pub store_host: SocketAddr,
     /// Delay of each `messageDelayLevel` level in ms; level n is index n-1.
     pub delay_levels_ms: Vec<i64>,
+    pub flush_disk_type: FlushDiskType,
+    pub flush_interval_ms: u64,
+    pub sync_flush_timeout_ms: u64,
+    /// Hours a commit log file is kept (`fileReservedTime`).
+    pub file_reserved_hours: u64,
+    /// Hours of the day when expired files are deleted (`deleteWhen`, e.g. "04;10").
+    pub delete_when: Vec<u32>,
+    /// Disk usage (0..1) above which expired files are deleted at any hour.
+    pub disk_max_used_ratio: f64,
+    /// Disk usage above which the oldest files go even if not expired.
+    pub disk_clean_forcibly_ratio: f64,
+    /// Disk usage above which writes are refused.
+    pub disk_warning_ratio: f64,
 }
 
 impl StoreConfig {
+    /// Defaults as the Java broker's `MessageStoreConfig`.
+    pub fn new(root: PathBuf, store_host: SocketAddr) -> Self {
+        StoreConfig {
+            commit_log_dir: root.join("commitlog"),
+            root,
+            commit_log_file_size: 1 << 30,
+            consume_queue_file_size: 300_000 * 20,
+            max_message_size: 4 << 20,
+            store_host,
+            delay_levels_ms: Vec::new(),
+            flush_disk_type: FlushDiskType::Async,
+            flush_interval_ms: 500,
+            sync_flush_timeout_ms: 5000,
+            file_reserved_hours: 72,
+            delete_when: vec![4],
+            disk_max_used_ratio: 0.75,
+            disk_clean_forcibly_ratio: 0.85,
+            disk_warning_ratio: 0.90,
+        }
+    }
+
     pub fn consume_queue_dir(&self) -> PathBuf {
         self.root.join("consumequeue")
     }
@@ -63,6 +112,8 @@ pub struct PutResult {
     pub wrote_offset: i64,
     pub queue_offset: i64,
     pub store_timestamp: i64,
+    /// Commit log offset just past the last record written.
+    pub end_offset: i64,
 }
 
 /// `GetMessageStatus`.
@@ -133,6 +184,12 @@ pub struct MessageStore {
     /// The single appender: held while placing records and indexing them.
     put_lock: Mutex<()>,
     arrival: OnceLock<ArrivalListener>,
+    /// Commit log offset known to be on disk.
+    flushed: tokio::sync::watch::Sender<i64>,
+    /// Wakes the flush thread (SYNC_FLUSH) or stops it.
+    flush_wake: (Mutex<bool>, Condvar),
+    disk_full: AtomicBool,
+    running: AtomicBool,
 }
 
 pub fn now_ms() -> i64 {
@@ -152,11 +209,141 @@ impl MessageStore {
             queues: RwLock::new(HashMap::new()),
             put_lock: Mutex::new(()),
             arrival: OnceLock::new(),
+            flushed: tokio::sync::watch::channel(0).0,
+            flush_wake: (Mutex::new(false), Condvar::new()),
+            disk_full: AtomicBool::new(false),
+            running: AtomicBool::new(true),
             config,
         };
         store.load_consume_queues()?;
-        store.recover()?;
+        let aborted = checkpoint::previous_run_aborted(&store.config.root);
+        let clean_end = checkpoint::read(&store.config.root).and_then(|c| c.clean_max_offset);
+        match (aborted, clean_end) {
+            (false, Some(end)) if store.commit_log.set_clean_end(end) => {
+                let max_phy = store.commit_log.max_offset();
+                for cq in store.all_consume_queues() {
+                    cq.truncate_dirty(max_phy)?;
+                }
+                tracing::info!(end, "clean shutdown found: store loaded without a scan");
+            }
+            _ => {
+                if aborted {
+                    tracing::warn!("the last run did not stop cleanly; recovering the commit log");
+                }
+                store.recover()?;
+            }
+        }
+        // Until the next clean stop, a crash must force the recovery scan.
+        checkpoint::create_abort(&store.config.root)?;
+        store.write_checkpoint(None)?;
+        store.flushed.send_replace(store.commit_log.max_offset());
         Ok(store)
+    }
+
+    fn write_checkpoint(&self, clean_end: Option<i64>) -> Result<(), StoreError> {
+        let now = now_ms();
+        checkpoint::write(
+            &self.config.root,
+            &checkpoint::Checkpoint {
+                physic_msg_timestamp: now,
+                logics_msg_timestamp: now,
+                index_msg_timestamp: now,
+                clean_max_offset: clean_end,
+            },
+        )
+    }
+
+    fn all_consume_queues(&self) -> Vec<Arc<ConsumeQueue>> {
+        self.queues.read().unwrap().values().flat_map(|m| m.values().cloned()).collect()
+    }
+
+    /// Starts the flush thread and the disk/retention thread.
+    pub fn start_services(self: &Arc<Self>) {
+        let me = self.clone();
+        std::thread::Builder::new()
+            .name("ferromq-flush".into())
+            .spawn(move || me.flush_loop())
+            .expect("spawn flush thread");
+        clean::spawn(self);
+    }
+
+    fn flush_loop(&self) {
+        let (lock, cv) = &self.flush_wake;
+        let wait = match self.config.flush_disk_type {
+            // Group commit: flush as soon as someone waits; the timeout is a safety net.
+            FlushDiskType::Sync => Duration::from_millis(10),
+            FlushDiskType::Async => Duration::from_millis(self.config.flush_interval_ms.max(1)),
+        };
+        let mut last_cq_flush = std::time::Instant::now();
+        while self.running.load(Ordering::Acquire) {
+            {
+                let mut woken = lock.lock().unwrap();
+                if !*woken {
+                    woken = cv.wait_timeout(woken, wait).unwrap().0;
+                }
+                *woken = false;
+            }
+            let target = self.commit_log.max_offset();
+            match self.commit_log.flush() {
+                Ok(()) => {
+                    self.flushed.send_if_modified(|f| {
+                        let moved = target > *f;
+                        *f = (*f).max(target);
+                        moved
+                    });
+                }
+                Err(e) => tracing::error!("commit log flush failed: {e}"),
+            }
+            if last_cq_flush.elapsed() >= Duration::from_secs(1) {
+                last_cq_flush = std::time::Instant::now();
+                for cq in self.all_consume_queues() {
+                    if let Err(e) = cq.flush() {
+                        tracing::error!("consume queue flush failed: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn flush_disk_type(&self) -> FlushDiskType {
+        self.config.flush_disk_type
+    }
+
+    /// Waits until the commit log is on disk up to `offset`; false when
+    /// `syncFlushTimeout` passes first.
+    pub async fn wait_flushed(&self, offset: i64) -> bool {
+        {
+            let (lock, cv) = &self.flush_wake;
+            *lock.lock().unwrap() = true;
+            cv.notify_one();
+        }
+        let mut rx = self.flushed.subscribe();
+        let timeout = Duration::from_millis(self.config.sync_flush_timeout_ms);
+        tokio::time::timeout(timeout, rx.wait_for(|f| *f >= offset)).await.is_ok_and(|r| r.is_ok())
+    }
+
+    /// Flushes everything and marks the stop clean (graceful shutdown).
+    pub fn shutdown(&self) -> Result<(), StoreError> {
+        let _appender = self.put_lock.lock().unwrap();
+        self.running.store(false, Ordering::Release);
+        self.flush_wake.1.notify_all();
+        self.flush()?;
+        self.write_checkpoint(Some(self.commit_log.max_offset()))?;
+        checkpoint::remove_abort(&self.config.root)
+    }
+
+    pub fn is_disk_full(&self) -> bool {
+        self.disk_full.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_disk_full(&self, full: bool) {
+        if self.disk_full.swap(full, Ordering::AcqRel) != full {
+            if full {
+                tracing::error!("disk full: refusing writes until space is freed");
+            } else {
+                tracing::info!("disk space available again: accepting writes");
+            }
+        }
     }
 
     pub fn config(&self) -> &StoreConfig {
@@ -273,6 +460,12 @@ impl MessageStore {
             false => msgs,
         };
         let first = msgs.first().ok_or_else(|| StoreError::Corrupt("empty batch".into()))?;
+        if !self.running.load(Ordering::Acquire) {
+            return Err(StoreError::Unavailable("message store has been shut down".into()));
+        }
+        if self.is_disk_full() {
+            return Err(StoreError::Unavailable("disk full".into()));
+        }
         let store_timestamp = now_ms();
         let mut buf = Vec::new();
         let mut bounds = Vec::with_capacity(msgs.len());
@@ -288,7 +481,13 @@ impl MessageStore {
         let (wrote_offset, queue_offset) = {
             let _appender = self.put_lock.lock().unwrap();
             let queue_offset = cq.max_offset();
-            let place = self.commit_log.reserve(buf.len())?;
+            let place = self.commit_log.reserve(buf.len()).map_err(|e| match e {
+                StoreError::Io(io) if io.raw_os_error() == Some(libc::ENOSPC) => {
+                    self.set_disk_full(true);
+                    StoreError::Unavailable(format!("disk full: {io}"))
+                }
+                other => other,
+            })?;
             for (i, (start, _, _)) in bounds.iter().enumerate() {
                 let qo = queue_offset + i as i64;
                 let po = place.offset + *start as i64;
@@ -311,7 +510,7 @@ impl MessageStore {
             .iter()
             .map(|(start, _, _)| create_message_id(&self.config.store_host, wrote_offset + *start as i64))
             .collect();
-        Ok(PutResult { msg_ids, wrote_offset, queue_offset, store_timestamp })
+        Ok(PutResult { msg_ids, wrote_offset, queue_offset, store_timestamp, end_offset: wrote_offset + buf.len() as i64 })
     }
 
     /// The delay level a message asks for, clamped to the highest level;
@@ -515,10 +714,10 @@ impl MessageStore {
 
     pub fn flush(&self) -> Result<(), StoreError> {
         self.commit_log.flush()?;
-        let queues: Vec<_> = self.queues.read().unwrap().values().flat_map(|m| m.values().cloned()).collect();
-        for cq in queues {
+        for cq in self.all_consume_queues() {
             cq.flush()?;
         }
+        self.flushed.send_replace(self.commit_log.max_offset());
         Ok(())
     }
 }

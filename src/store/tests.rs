@@ -4,13 +4,10 @@ use bytes::Bytes;
 
 fn config(dir: &std::path::Path, file_size: usize) -> StoreConfig {
     StoreConfig {
-        root: dir.to_path_buf(),
-        commit_log_dir: dir.join("commitlog"),
         commit_log_file_size: file_size,
         consume_queue_file_size: 20 * 10,
-        max_message_size: 4 << 20,
-        store_host: "127.0.0.1:10911".parse().unwrap(),
         delay_levels_ms: vec![1000, 5000],
+        ..StoreConfig::new(dir.to_path_buf(), "127.0.0.1:10911".parse().unwrap())
     }
 }
 
@@ -141,4 +138,61 @@ fn delayed_messages_wait_in_the_schedule_topic() {
     assert_eq!(stored.properties.get("REAL_TOPIC"), Some("T"));
     assert_eq!(stored.properties.get("REAL_QID"), Some("2"));
     assert_eq!(stored.properties.get("DELAY"), Some("2"));
+}
+
+#[test]
+fn clean_stop_is_recorded_and_a_crash_is_noticed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 4096);
+    {
+        let s = MessageStore::open(cfg.clone()).unwrap();
+        assert!(checkpoint::previous_run_aborted(dir.path()), "abort marker while open");
+        s.put_message(&msg("T", 0, "a", "A")).unwrap();
+        s.shutdown().unwrap();
+        assert!(!checkpoint::previous_run_aborted(dir.path()));
+        assert!(s.put_message(&msg("T", 0, "late", "A")).is_err(), "closed store refuses writes");
+    }
+    let end = checkpoint::read(dir.path()).unwrap().clean_max_offset.unwrap();
+    {
+        let s = MessageStore::open(cfg.clone()).unwrap();
+        assert_eq!(s.commit_log_max_offset(), end);
+        s.put_message(&msg("T", 0, "b", "A")).unwrap();
+        s.flush().unwrap();
+        // Dropped without shutdown: a crash.
+    }
+    assert!(checkpoint::previous_run_aborted(dir.path()));
+    let s = MessageStore::open(cfg).unwrap();
+    assert_eq!(s.max_offset_in_queue("T", 0), 2);
+    assert!(s.commit_log_max_offset() > end);
+}
+
+#[tokio::test]
+async fn sync_flush_acknowledges_after_the_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StoreConfig { flush_disk_type: FlushDiskType::Sync, ..config(dir.path(), 4096) };
+    let s = Arc::new(MessageStore::open(cfg).unwrap());
+    s.start_services();
+    let r = s.put_message(&msg("T", 0, "a", "A")).unwrap();
+    assert!(s.wait_flushed(r.end_offset).await);
+    s.shutdown().unwrap();
+}
+
+#[test]
+fn retention_deletes_old_segments_and_moves_queue_min_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = MessageStore::open(config(dir.path(), 1024)).unwrap();
+    for i in 0..40 {
+        s.put_message(&msg("T", 0, &format!("body-{i}"), "A")).unwrap();
+    }
+    // Nothing is older than 72 hours: an ordinary round keeps everything.
+    assert_eq!(s.delete_expired_files(false), 0);
+    let deleted = s.delete_expired_files(true);
+    assert!(deleted > 0);
+    let min = s.min_offset_in_queue("T", 0);
+    assert!(min > 0);
+    let g = s.get_message("T", 0, 0, 32, &|_| true);
+    assert_eq!((g.status, g.next_begin_offset), (GetStatus::OffsetTooSmall, min));
+    let g = s.get_message("T", 0, min, 32, &|_| true);
+    assert_eq!(g.status, GetStatus::Found);
+    assert_eq!(MessageExt::decode_all(&g.body()).unwrap()[0].queue_offset, min);
 }
