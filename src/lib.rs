@@ -7,3 +7,4 @@ pub mod store;
 pub mod config;
 pub mod namesrv;
 pub mod broker;
+pub mod client;

@@ -33,6 +33,14 @@ impl RemotingClient {
         result
     }
 
+    /// A connection of its own to `addr` (not shared through the pool).
+    pub async fn connect(addr: &str, timeout: Duration) -> Result<ConnectionHandle, RemotingError> {
+        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| RemotingError::Timeout(0))??;
+        Ok(spawn_connection(stream, Arc::new(RefuseRequests), DEFAULT_FRAME_MAX_LENGTH))
+    }
+
     async fn connection(&self, addr: &str, timeout: Duration) -> Result<ConnectionHandle, RemotingError> {
         if let Some(c) = self.conns.lock().unwrap().get(addr) {
             if !c.is_closed() {

@@ -1,0 +1,103 @@
+//! Starting a real ferromq process for integration tests: free loopback
+//! ports, a temp store, the boot line awaited.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub struct Server {
+    pub child: Child,
+    pub broker_addr: String,
+    pub namesrv_port: u16,
+    pub conf: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn port_free(p: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", p)).is_ok()
+}
+
+/// A broker port whose fast port (port - 2) is free too.
+pub fn broker_port() -> u16 {
+    loop {
+        let p = free_port();
+        if p > 1026 && port_free(p - 2) {
+            return p;
+        }
+    }
+}
+
+/// Writes broker.conf into `dir` with the given extra lines.
+pub fn write_conf(dir: &Path, port: u16, extra: &str) -> PathBuf {
+    let conf = dir.join("broker.conf");
+    let text = format!(
+        "brokerName=broker-a\nbrokerIP1=127.0.0.1\nlistenPort={port}\nstorePathRootDir={}\n{extra}\n",
+        dir.join("store").display()
+    );
+    std::fs::write(&conf, text).unwrap();
+    conf
+}
+
+impl Server {
+    /// Starts `ferromq standalone` and waits (bounded) for its boot line.
+    pub fn start(conf: &Path, broker_port: u16, namesrv_port: u16) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ferromq"))
+            .args(["standalone", "-c"])
+            .arg(conf)
+            .args(["--namesrv-port", &namesrv_port.to_string()])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start ferromq");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("The broker[") && line.contains("boot success") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        if rx.recv_timeout(Duration::from_secs(30)).is_err() {
+            let _ = child.kill();
+            panic!("ferromq did not boot within 30 s");
+        }
+        Server { child, broker_addr: format!("127.0.0.1:{broker_port}"), namesrv_port, conf: conf.to_path_buf() }
+    }
+
+    /// SIGKILL, as a crash.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait: a graceful stop.
+    pub fn stop(mut self) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        panic!("ferromq did not stop within 15 s of SIGTERM");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
