@@ -196,3 +196,60 @@ fn retention_deletes_old_segments_and_moves_queue_min_offsets() {
     assert_eq!(g.status, GetStatus::Found);
     assert_eq!(MessageExt::decode_all(&g.body()).unwrap()[0].queue_offset, min);
 }
+
+#[test]
+fn zero_filled_tail_is_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 4096);
+    let keep;
+    {
+        let s = MessageStore::open(cfg.clone()).unwrap();
+        for i in 0..3 {
+            s.put_message(&msg("T", 0, &format!("m{i}"), "A")).unwrap();
+        }
+        keep = s.commit_log_max_offset();
+        s.put_message(&msg("T", 0, "zeroed", "A")).unwrap();
+        s.flush().unwrap();
+    }
+    // A torn write: the last record's bytes never reached the disk.
+    let seg = dir.path().join("commitlog").join(mapped_file::file_name(0));
+    let mut bytes = std::fs::read(&seg).unwrap();
+    for b in &mut bytes[keep as usize..] {
+        *b = 0;
+    }
+    std::fs::write(&seg, bytes).unwrap();
+    let s = MessageStore::open(cfg).unwrap();
+    assert_eq!(s.commit_log_max_offset(), keep);
+    assert_eq!(s.max_offset_in_queue("T", 0), 3, "the consume queue entry for the lost record is dropped");
+    assert_eq!(s.put_message(&msg("T", 0, "next", "A")).unwrap().queue_offset, 3);
+}
+
+#[test]
+fn corrupted_middle_segment_cuts_everything_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 1024);
+    let mut offsets = Vec::new();
+    {
+        let s = MessageStore::open(cfg.clone()).unwrap();
+        for i in 0..30 {
+            offsets.push(s.put_message(&msg("T", 0, &format!("body-{i}"), "A")).unwrap().wrote_offset);
+        }
+        s.flush().unwrap();
+    }
+    assert!(offsets.last().unwrap() > &2048, "spans at least three segments");
+    // Lose the consume queues and scribble over a record in the second segment.
+    std::fs::remove_dir_all(dir.path().join("consumequeue")).unwrap();
+    let victim = *offsets.iter().find(|o| **o >= 1024 + 200).unwrap();
+    let seg = dir.path().join("commitlog").join(mapped_file::file_name(1024));
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[(victim - 1024) as usize + 4] ^= 0x55; // magic code
+    std::fs::write(&seg, bytes).unwrap();
+    let s = MessageStore::open(cfg).unwrap();
+    assert_eq!(s.commit_log_max_offset(), victim);
+    let kept = offsets.iter().filter(|o| **o < victim).count() as i64;
+    assert_eq!(s.max_offset_in_queue("T", 0), kept);
+    let g = s.get_message("T", 0, 0, 32, &|_| true);
+    let got = MessageExt::decode_all(&g.body()).unwrap();
+    assert_eq!(got.len() as i64, kept);
+    assert!(!dir.path().join("commitlog").join(mapped_file::file_name(2048)).exists(), "later segments removed");
+}
