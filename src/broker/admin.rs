@@ -1,11 +1,12 @@
 //! Offset and time look-ups clients make through `MQAdminImpl`, and topic
 //! listings (`AdminBrokerProcessor`).
 
-use super::error::BrokerResult;
+use super::error::{BrokerError, BrokerResult};
 use super::Broker;
 use crate::protocol::body::TopicConfigSerializeWrapper;
 use crate::protocol::fastjson;
 use crate::protocol::header::Ext;
+use crate::protocol::topic::TopicConfig;
 use crate::remoting::codes::response;
 use crate::remoting::RemotingCommand;
 
@@ -32,6 +33,27 @@ impl Broker {
         let e = Ext::of(req);
         let ts = self.store.earliest_message_time(e.str("topic")?, e.i32("queueId")?);
         Ok(RemotingCommand::response_to(req, response::SUCCESS, None).with_ext("timestamp", ts))
+    }
+
+    /// UPDATE_AND_CREATE_TOPIC (`AdminBrokerProcessor.updateAndCreateTopic`).
+    pub(super) fn update_and_create_topic(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
+        let e = Ext::of(req);
+        let topic = e.str("topic")?;
+        super::send::validate_topic(topic)?;
+        if self.topics.is_system_topic(topic) {
+            return Err(BrokerError::new(
+                response::SYSTEM_ERROR,
+                format!("The topic[{topic}] is conflict with system topic."),
+            ));
+        }
+        let mut tc = TopicConfig::new(topic, e.i32("readQueueNums")?, e.i32("writeQueueNums")?, e.i32("perm")?);
+        tc.topic_filter_type = e.opt_str("topicFilterType").unwrap_or("SINGLE_TAG").to_string();
+        tc.topic_sys_flag = e.opt_i32("topicSysFlag")?.unwrap_or(0);
+        tc.order = e.bool_or("order", false);
+        tracing::info!(topic, read = tc.read_queue_nums, write = tc.write_queue_nums, perm = tc.perm, "topic created or updated");
+        self.topics.update(tc);
+        self.trigger_register();
+        Ok(RemotingCommand::response_to(req, response::SUCCESS, None))
     }
 
     pub(super) fn get_all_topic_config(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {

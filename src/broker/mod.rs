@@ -156,6 +156,7 @@ impl Broker {
             rc::SEARCH_OFFSET_BY_TIMESTAMP => self.search_offset_by_timestamp(&req),
             rc::GET_EARLIEST_MSG_STORETIME => self.get_earliest_msg_storetime(&req),
             rc::GET_ALL_TOPIC_CONFIG => self.get_all_topic_config(&req),
+            rc::UPDATE_AND_CREATE_TOPIC => self.update_and_create_topic(&req),
             rc::CONSUMER_SEND_MSG_BACK => self.consumer_send_msg_back(&req),
             rc::END_TRANSACTION => self.end_transaction(&req),
             rc::LOCK_BATCH_MQ => self.lock_batch_mq(&req),

@@ -137,7 +137,7 @@ impl Broker {
             return Ok(None);
         }
 
-        let mut resp = RemotingCommand::response_to(req, code, None)
+        let mut resp = RemotingCommand::response_to(req, code, Some(got.status.name().to_string()))
             .with_ext("suggestWhichBrokerId", 0)
             .with_ext("nextBeginOffset", got.next_begin_offset)
             .with_ext("minOffset", got.min_offset)

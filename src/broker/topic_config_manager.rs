@@ -13,6 +13,8 @@ use crate::store::{config_file, now_ms};
 pub struct TopicConfigManager {
     path: PathBuf,
     inner: RwLock<TopicConfigSerializeWrapper>,
+    /// Topics the broker made for itself (`TopicValidator.addSystemTopic`).
+    system: std::collections::HashSet<String>,
 }
 
 impl TopicConfigManager {
@@ -27,6 +29,9 @@ impl TopicConfigManager {
         if cfg.auto_create_topic {
             let n = cfg.default_topic_queue_nums;
             add(TopicConfig::new(topics::AUTO_CREATE_TOPIC_KEY, n, n, perm::INHERIT | rw));
+            // 4.3.x clients ask for this default topic instead of TBW102;
+            // serving both lets either client version auto-create topics.
+            add(TopicConfig::new(topics::AUTO_CREATE_TOPIC_KEY_4_3, n, n, perm::INHERIT | rw));
         }
         add(TopicConfig::new(topics::BENCHMARK_TOPIC, 1024, 1024, rw));
         let cluster_perm = perm::INHERIT | if cfg.cluster_topic_enable { rw } else { 0 };
@@ -37,6 +42,16 @@ impl TopicConfigManager {
         add(TopicConfig::new(topics::SCHEDULE_TOPIC, 18, 18, rw));
         add(TopicConfig::new(&format!("{}_REPLY_TOPIC", cfg.cluster_name), 1, 1, rw));
 
+        let mut system: std::collections::HashSet<String> = table.keys().cloned().collect();
+        for t in [
+            topics::TRANS_HALF_TOPIC,
+            topics::TRANS_OP_HALF_TOPIC,
+            topics::TRANS_CHECK_MAX_TIME_TOPIC,
+            topics::SCHEDULE_TOPIC,
+            "RMQ_SYS_TRACE_TOPIC",
+        ] {
+            system.insert(t.to_string());
+        }
         let path = cfg.config_dir().join("topics.json");
         let mut data_version = DataVersion::new(now_ms());
         match config_file::load(&path) {
@@ -53,7 +68,26 @@ impl TopicConfigManager {
         TopicConfigManager {
             path,
             inner: RwLock::new(TopicConfigSerializeWrapper { data_version, topic_config_table: table }),
+            system,
         }
+    }
+
+    /// `TopicValidator.isSystemTopic`.
+    pub fn is_system_topic(&self, topic: &str) -> bool {
+        self.system.contains(topic) || topic.starts_with("rmq_sys_")
+    }
+
+    pub fn delete(&self, topic: &str) -> bool {
+        let text = {
+            let mut inner = self.inner.write().unwrap();
+            if inner.topic_config_table.remove(topic).is_none() {
+                return false;
+            }
+            inner.data_version.next(now_ms());
+            fastjson::to_string(&serde_json::to_value(&*inner).unwrap())
+        };
+        self.persist(&text);
+        true
     }
 
     pub fn get(&self, topic: &str) -> Option<TopicConfig> {

@@ -55,6 +55,8 @@ pub mod perm {
 /// Topic names with a meaning of their own (`TopicValidator`, `MixAll`).
 pub mod topics {
     pub const AUTO_CREATE_TOPIC_KEY: &str = "TBW102";
+    /// 4.3.x producers model new topics on this one (`createTopicKey`).
+    pub const AUTO_CREATE_TOPIC_KEY_4_3: &str = "AUTO_CREATE_TOPIC_KEY";
     pub const SELF_TEST_TOPIC: &str = "SELF_TEST_TOPIC";
     pub const BENCHMARK_TOPIC: &str = "BenchmarkTest";
     pub const OFFSET_MOVED_EVENT: &str = "OFFSET_MOVED_EVENT";

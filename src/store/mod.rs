@@ -139,6 +139,22 @@ pub struct GetResult {
     pub total_bytes: usize,
 }
 
+impl GetStatus {
+    /// The Java `GetMessageStatus` name, which pull responses carry as remark.
+    pub fn name(self) -> &'static str {
+        match self {
+            GetStatus::Found => "FOUND",
+            GetStatus::NoMatchedMessage => "NO_MATCHED_MESSAGE",
+            GetStatus::NoMatchedLogicQueue => "NO_MATCHED_LOGIC_QUEUE",
+            GetStatus::NoMessageInQueue => "NO_MESSAGE_IN_QUEUE",
+            GetStatus::OffsetFoundNull => "OFFSET_FOUND_NULL",
+            GetStatus::OffsetOverflowBadly => "OFFSET_OVERFLOW_BADLY",
+            GetStatus::OffsetOverflowOne => "OFFSET_OVERFLOW_ONE",
+            GetStatus::OffsetTooSmall => "OFFSET_TOO_SMALL",
+        }
+    }
+}
+
 impl GetResult {
     pub fn message_count(&self) -> usize {
         self.messages.len()
@@ -598,7 +614,7 @@ impl MessageStore {
             r.next_begin_offset = offset;
         } else if offset > max {
             r.status = GetStatus::OffsetOverflowBadly;
-            r.next_begin_offset = if min == 0 { min } else { max };
+            r.next_begin_offset = max;
         } else {
             let max_nums = (max_nums.max(1) as usize).min(MAX_TRANSFER_COUNT);
             let mut next = offset;

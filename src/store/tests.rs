@@ -67,7 +67,7 @@ fn statuses_follow_the_java_store() {
     s.put_message(&msg("T", 0, "b", "B")).unwrap();
     assert_eq!(s.get_message("T", 0, 2, 1, &|_| true).status, GetStatus::OffsetOverflowOne);
     let bad = s.get_message("T", 0, 9, 1, &|_| true);
-    assert_eq!((bad.status, bad.next_begin_offset), (GetStatus::OffsetOverflowBadly, 0));
+    assert_eq!((bad.status, bad.next_begin_offset), (GetStatus::OffsetOverflowBadly, 2));
     let b_hash = crate::protocol::message::tags_code(Some("B"));
     let f = s.get_message("T", 0, 0, 32, &|t| t == b_hash);
     assert_eq!((f.status, f.message_count(), f.next_begin_offset), (GetStatus::Found, 1, 2));
