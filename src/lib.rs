@@ -8,3 +8,4 @@ pub mod config;
 pub mod namesrv;
 pub mod broker;
 pub mod client;
+pub mod bench;

@@ -42,6 +42,8 @@ enum Command {
         #[arg(short = 'p', long = "printConfigItem")]
         print: bool,
     },
+    /// Load generator: send and pull through a broker, report TPS and latency.
+    Bench(ferromq::bench::BenchArgs),
     /// Run name server and broker in one process (the default).
     Standalone {
         /// broker.conf in properties format.
@@ -125,6 +127,18 @@ async fn wait_for_signal() {
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let command = cli.command.unwrap_or(Command::Standalone { config: None, namesrv_port: 9876, print: false });
     match command {
+        Command::Bench(args) => {
+            let json = args.json;
+            let report = ferromq::bench::run(args).await?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                ferromq::bench::print_table(&report);
+            }
+            if report.send_errors > 0 || (report.consumed > 0 && report.consumed < report.sent) {
+                return Err(format!("{} send errors, {} of {} consumed", report.send_errors, report.consumed, report.sent).into());
+            }
+        }
         Command::Namesrv { config, print } => {
             let s = namesrv_settings(config.as_ref(), None)?;
             if print {

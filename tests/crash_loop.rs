@@ -67,7 +67,7 @@ async fn verify(addr: &str, acks: &HashMap<(i32, i64), String>) {
         let max = client.max_offset(TOPIC, q).await.unwrap();
         let mut off = 0;
         while off < max {
-            let r = client.pull("CrashLoopChecker", TOPIC, q, off, 32).await.unwrap();
+            let r = client.pull("CrashLoopChecker", TOPIC, q, off, 32, 0).await.unwrap();
             assert!(!r.messages.is_empty(), "queue {q} offset {off} < max {max} returned nothing (code {})", r.code);
             for m in &r.messages {
                 assert_eq!(m.queue_offset, off, "queue {q} is contiguous");

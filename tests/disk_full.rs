@@ -80,7 +80,7 @@ async fn full_disk_refuses_sends_keeps_data_and_recovers() {
     assert_eq!(max, acked.len() as i64);
     let mut off = 0;
     while off < max {
-        let r = client.pull("DiskFullChecker", TOPIC, 0, off, 32).await.unwrap();
+        let r = client.pull("DiskFullChecker", TOPIC, 0, off, 32, 0).await.unwrap();
         assert!(!r.messages.is_empty());
         for m in r.messages {
             assert_eq!(m.body, body);

@@ -87,21 +87,30 @@ impl BrokerClient {
         })
     }
 
-    /// PULL_MESSAGE without suspension, filtering nothing.
-    pub async fn pull(&self, group: &str, topic: &str, queue_id: i32, offset: i64, max: i32) -> Result<PullResult, ClientError> {
+    /// PULL_MESSAGE filtering nothing; held by the broker up to `suspend_ms`
+    /// when nothing is there yet (0: answer at once).
+    pub async fn pull(
+        &self,
+        group: &str,
+        topic: &str,
+        queue_id: i32,
+        offset: i64,
+        max: i32,
+        suspend_ms: i64,
+    ) -> Result<PullResult, ClientError> {
         let req = RemotingCommand::request(request::PULL_MESSAGE, 0)
             .with_ext("consumerGroup", group)
             .with_ext("topic", topic)
             .with_ext("queueId", queue_id)
             .with_ext("queueOffset", offset)
             .with_ext("maxMsgNums", max)
-            .with_ext("sysFlag", 0x4)
+            .with_ext("sysFlag", if suspend_ms > 0 { 0x6 } else { 0x4 })
             .with_ext("commitOffset", 0)
-            .with_ext("suspendTimeoutMillis", 0)
+            .with_ext("suspendTimeoutMillis", suspend_ms)
             .with_ext("subscription", "*")
             .with_ext("subVersion", 0)
             .with_ext("expressionType", "TAG");
-        let r = self.conn.request(req, self.timeout).await?;
+        let r = self.conn.request(req, self.timeout + Duration::from_millis(suspend_ms as u64)).await?;
         let messages = match (&r.body, r.code) {
             (Some(b), response::SUCCESS) => MessageExt::decode_all(b)?,
             _ => Vec::new(),
@@ -125,6 +134,24 @@ impl BrokerClient {
             return Err(ClientError::Broker(r.code, r.remark.unwrap_or_default()));
         }
         Ok(ext_i64(&r, "offset"))
+    }
+
+    /// UPDATE_AND_CREATE_TOPIC with `queues` read and write queues.
+    pub async fn create_topic(&self, topic: &str, queues: i32) -> Result<(), ClientError> {
+        let req = RemotingCommand::request(request::UPDATE_AND_CREATE_TOPIC, 0)
+            .with_ext("topic", topic)
+            .with_ext("defaultTopic", "TBW102")
+            .with_ext("readQueueNums", queues)
+            .with_ext("writeQueueNums", queues)
+            .with_ext("perm", 6)
+            .with_ext("topicFilterType", "SINGLE_TAG")
+            .with_ext("topicSysFlag", 0)
+            .with_ext("order", false);
+        let r = self.conn.request(req, self.timeout).await?;
+        if r.code != response::SUCCESS {
+            return Err(ClientError::Broker(r.code, r.remark.unwrap_or_default()));
+        }
+        Ok(())
     }
 
     pub async fn max_offset(&self, topic: &str, queue_id: i32) -> Result<i64, ClientError> {
