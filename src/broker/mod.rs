@@ -8,6 +8,7 @@ pub mod error;
 pub mod filter;
 pub mod offset_manager;
 pub mod pull;
+pub mod query;
 pub mod lock_manager;
 pub mod register;
 pub mod retry;
@@ -159,6 +160,8 @@ impl Broker {
             rc::UPDATE_AND_CREATE_TOPIC => self.update_and_create_topic(&req),
             rc::CONSUMER_SEND_MSG_BACK => self.consumer_send_msg_back(&req),
             rc::END_TRANSACTION => self.end_transaction(&req),
+            rc::QUERY_MESSAGE => self.query_message(&req),
+            rc::VIEW_MESSAGE_BY_ID => self.view_message_by_id(&req),
             rc::LOCK_BATCH_MQ => self.lock_batch_mq(&req),
             rc::UNLOCK_BATCH_MQ => self.unlock_batch_mq(&req),
             rc::CHECK_CLIENT_CONFIG => self.check_client_config(&req),

@@ -119,6 +119,8 @@ pub fn broker_defaults() -> Settings {
         ("diskMaxUsedSpaceRatio", d("75")),
         ("diskSpaceCleanForciblyRatio", d("0.85")),
         ("diskSpaceWarningLevelRatio", d("0.90")),
+        ("maxHashSlotNum", d("5000000")),
+        ("maxIndexNum", d("20000000")),
         ("brokerRole", d("ASYNC_MASTER")),
         ("deleteWhen", d("04")),
         ("fileReservedTime", d("72")),
@@ -195,6 +197,8 @@ pub struct BrokerConfig {
     pub disk_max_used_ratio: f64,
     pub disk_clean_forcibly_ratio: f64,
     pub disk_warning_ratio: f64,
+    pub max_hash_slot_num: usize,
+    pub max_index_num: usize,
     pub settings: Settings,
 }
 
@@ -279,6 +283,8 @@ impl BrokerConfig {
             disk_max_used_ratio: (s.f64("diskMaxUsedSpaceRatio")? / 100.0).clamp(0.10, 0.95),
             disk_clean_forcibly_ratio: s.f64("diskSpaceCleanForciblyRatio")?,
             disk_warning_ratio: s.f64("diskSpaceWarningLevelRatio")?,
+            max_hash_slot_num: s.i64("maxHashSlotNum")?.max(1) as usize,
+            max_index_num: s.i64("maxIndexNum")?.max(2) as usize,
             settings: s,
         })
     }
@@ -311,6 +317,8 @@ impl BrokerConfig {
             disk_max_used_ratio: self.disk_max_used_ratio,
             disk_clean_forcibly_ratio: self.disk_clean_forcibly_ratio,
             disk_warning_ratio: self.disk_warning_ratio,
+            max_hash_slot_num: self.max_hash_slot_num,
+            max_index_num: self.max_index_num,
             ..StoreConfig::new(self.store_root.clone(), store_host)
         }
     }

@@ -92,6 +92,7 @@ impl MessageStore {
             for cq in self.all_consume_queues() {
                 cq.delete_expired(min_phy);
             }
+            self.index.delete_before(min_phy);
         }
         deleted
     }

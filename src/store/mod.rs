@@ -6,6 +6,7 @@ pub mod clean;
 pub mod commit_log;
 pub mod config_file;
 pub mod consume_queue;
+pub mod index;
 pub mod mapped_file;
 
 use std::collections::HashMap;
@@ -75,6 +76,9 @@ pub struct StoreConfig {
     pub disk_clean_forcibly_ratio: f64,
     /// Disk usage above which writes are refused.
     pub disk_warning_ratio: f64,
+    /// Index file hash slots and entries (`maxHashSlotNum`, `maxIndexNum`).
+    pub max_hash_slot_num: usize,
+    pub max_index_num: usize,
 }
 
 impl StoreConfig {
@@ -96,6 +100,8 @@ impl StoreConfig {
             disk_max_used_ratio: 0.75,
             disk_clean_forcibly_ratio: 0.85,
             disk_warning_ratio: 0.90,
+            max_hash_slot_num: 5_000_000,
+            max_index_num: 20_000_000,
         }
     }
 
@@ -196,6 +202,7 @@ type ArrivalListener = Box<dyn Fn(&str, i32, i64) + Send + Sync>;
 pub struct MessageStore {
     config: StoreConfig,
     commit_log: CommitLog,
+    index: index::IndexService,
     queues: RwLock<HashMap<String, HashMap<i32, Arc<ConsumeQueue>>>>,
     /// The single appender: held while placing records and indexing them.
     put_lock: Mutex<()>,
@@ -220,8 +227,10 @@ impl MessageStore {
     pub fn open(config: StoreConfig) -> Result<Self, StoreError> {
         std::fs::create_dir_all(&config.root)?;
         let commit_log = CommitLog::load(&config.commit_log_dir, config.commit_log_file_size)?;
+        let index = index::IndexService::load(&config.root.join("index"), config.max_hash_slot_num, config.max_index_num)?;
         let store = MessageStore {
             commit_log,
+            index,
             queues: RwLock::new(HashMap::new()),
             put_lock: Mutex::new(()),
             arrival: OnceLock::new(),
@@ -407,7 +416,8 @@ impl MessageStore {
                 .max()
                 .unwrap_or(0)
         };
-        let records = self.commit_log.recover(from)?;
+        let index_end = self.index.end_phy_offset();
+        let records = self.commit_log.recover(from.min(index_end))?;
         let max_phy = self.commit_log.max_offset();
         for cq in self.queues.read().unwrap().values().flat_map(|m| m.values()) {
             cq.truncate_dirty(max_phy)?;
@@ -418,6 +428,12 @@ impl MessageStore {
                 continue;
             };
             let m = MessageExt::decode(file.read(pos, r.size).unwrap())?;
+            if r.offset >= index_end {
+                self.index_message(&m.topic, m.sys_flag, &m.properties, r.offset, m.store_timestamp)?;
+            }
+            if r.offset < from {
+                continue;
+            }
             let cq = self.consume_queue(&m.topic, m.queue_id)?;
             let max = cq.max_offset();
             if m.queue_offset == max || (max == 0 && cq.min_offset() == 0) {
@@ -511,11 +527,12 @@ impl MessageStore {
                 buf[start + PHYSICAL_OFFSET_POS..start + PHYSICAL_OFFSET_POS + 8].copy_from_slice(&po.to_be_bytes());
             }
             place.file.append(&buf);
-            for (i, (start, size, tags)) in bounds.iter().enumerate() {
-                cq.append(
-                    queue_offset + i as i64,
-                    CqEntry { phy_offset: place.offset + *start as i64, size: *size as i32, tags_code: *tags },
-                )?;
+            for (i, ((start, size, tags), m)) in bounds.iter().zip(msgs).enumerate() {
+                let phy_offset = place.offset + *start as i64;
+                cq.append(queue_offset + i as i64, CqEntry { phy_offset, size: *size as i32, tags_code: *tags })?;
+                if let Err(e) = self.index_message(&m.topic, m.sys_flag, &m.properties, phy_offset, store_timestamp) {
+                    tracing::warn!("indexing message keys failed: {e}");
+                }
             }
             (place.offset, queue_offset)
         };
@@ -527,6 +544,27 @@ impl MessageStore {
             .map(|(start, _, _)| create_message_id(&self.config.store_host, wrote_offset + *start as i64))
             .collect();
         Ok(PutResult { msg_ids, wrote_offset, queue_offset, store_timestamp, end_offset: wrote_offset + buf.len() as i64 })
+    }
+
+    /// Indexes a message's keys and UNIQ_KEY (not prepared or rolled-back
+    /// transaction messages, as `IndexService.buildIndex`).
+    fn index_message(&self, topic: &str, sys: i32, props: &Properties, phy_offset: i64, ts: i64) -> Result<(), StoreError> {
+        let tran = sys & sys_flag::TRANSACTION_MASK;
+        if tran == sys_flag::TRANSACTION_PREPARED || tran == sys_flag::TRANSACTION_ROLLBACK {
+            return Ok(());
+        }
+        let keys = index::index_keys(topic, props.get(property::UNIQ_KEY), props.get(property::KEYS));
+        self.index.build(&keys, phy_offset, ts)
+    }
+
+    /// Commit-log offsets of messages stored under `topic#key` within
+    /// [begin, end] ms, newest first (QUERY_MESSAGE).
+    pub fn query_message_offsets(&self, topic: &str, key: &str, max: usize, begin: i64, end: i64) -> Vec<i64> {
+        self.index.query(&format!("{topic}#{key}"), max, begin, end)
+    }
+
+    pub fn index_last_update(&self) -> (i64, i64) {
+        (self.index.last_update_timestamp(), self.index.end_phy_offset())
     }
 
     /// The delay level a message asks for, clamped to the highest level;
@@ -671,6 +709,16 @@ impl MessageStore {
         MessageExt::decode(f.read(pos, size)?).ok()
     }
 
+    /// The raw record at `phy_offset`, as a pull body carries it.
+    pub fn raw_record(&self, phy_offset: i64) -> Option<bytes::Bytes> {
+        let size = self.commit_log.record_size_at(phy_offset)?;
+        let (f, pos) = self.commit_log.read(phy_offset, size)?;
+        let rec = f.read(pos, size)?;
+        // Only whole, valid message records (not a blank end-of-file filler).
+        MessageExt::decode(rec).ok()?;
+        Some(bytes::Bytes::copy_from_slice(rec))
+    }
+
     fn store_time_at(&self, cq: &ConsumeQueue, offset: i64) -> Option<i64> {
         let e = cq.get(offset)?;
         self.look_message_by_offset(e.phy_offset).map(|m| m.store_timestamp)
@@ -730,6 +778,7 @@ impl MessageStore {
 
     pub fn flush(&self) -> Result<(), StoreError> {
         self.commit_log.flush()?;
+        self.index.flush()?;
         for cq in self.all_consume_queues() {
             cq.flush()?;
         }
