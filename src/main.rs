@@ -103,15 +103,15 @@ async fn start_broker(cfg: BrokerConfig) -> Result<Arc<Broker>, Box<dyn std::err
     let broker = Broker::open(cfg)?;
     tokio::spawn(serve(main, broker.clone(), max_frame));
     tokio::spawn(serve(fast, broker.clone(), max_frame));
-    if !broker.register_all().await && !broker.config.namesrv_addrs.is_empty() {
+    if !broker.register_all().await && !broker.cfg().namesrv_addrs.is_empty() {
         tracing::warn!("no name server accepted the registration yet; retrying every period");
     }
     broker.spawn_services();
     println!(
         "The broker[{}, {}] boot success. serializeType=JSON and name server is {}",
-        broker.config.broker_name,
-        broker.config.broker_addr(),
-        broker.config.namesrv_addrs.join(";")
+        broker.cfg().broker_name,
+        broker.cfg().broker_addr(),
+        broker.cfg().namesrv_addrs.join(";")
     );
     Ok(broker)
 }
@@ -154,7 +154,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 print!("{}", s.print());
                 return Ok(());
             }
-            let cfg = BrokerConfig::from_settings(s)?;
+            let mut cfg = BrokerConfig::from_settings(s)?;
+            cfg.config_file = config;
             if cfg.namesrv_addrs.is_empty() {
                 tracing::warn!("no name server address: set -n, NAMESRV_ADDR or namesrvAddr");
             }
@@ -171,7 +172,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 print!("{}", s.print());
                 return Ok(());
             }
-            let cfg = BrokerConfig::from_settings(s)?;
+            let mut cfg = BrokerConfig::from_settings(s)?;
+            cfg.config_file = config;
             let mut ns = namesrv_settings(None, Some(namesrv_port))?;
             ns.apply([(
                 "kvConfigPath".to_string(),

@@ -26,7 +26,7 @@ impl Broker {
         };
         for data in hb.consumer_data_set {
             // Every known group gets its retry topic, as the Java broker creates it here.
-            let mut notify = self.config.notify_consumer_ids_changed;
+            let mut notify = self.cfg().notify_consumer_ids_changed;
             if let Some(group) = self.subscription_groups.find(&data.group_name) {
                 notify &= group.notify_consumer_ids_changed_enable;
                 let retry = topics::retry_topic(&data.group_name);
@@ -63,7 +63,7 @@ impl Broker {
         }
         if let Some(group) = e.opt_str("consumerGroup") {
             for (g, remaining) in self.consumers.unregister(conn.id(), Some(group)) {
-                if self.config.notify_consumer_ids_changed && !remaining.is_empty() {
+                if self.cfg().notify_consumer_ids_changed && !remaining.is_empty() {
                     notify_consumer_ids_changed(&g, &remaining);
                 }
             }
@@ -121,7 +121,7 @@ impl Broker {
         let body = req.body.as_deref().unwrap_or(b"{}");
         let b: CheckClientRequestBody = fastjson::parse(body)?;
         if let Some(sub) = b.subscription_data.filter(|s| !s.is_tag_type()) {
-            if !self.config.enable_property_filter {
+            if !self.cfg().enable_property_filter {
                 return Err(BrokerError::new(
                     response::SYSTEM_ERROR,
                     format!("The broker does not support consumer to filter message by {}", sub.expression_type),

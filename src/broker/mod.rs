@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod client_manager;
+pub mod config_admin;
 pub mod consumer_manage;
 pub mod error;
 pub mod filter;
@@ -38,7 +39,8 @@ use subscription_group_manager::SubscriptionGroupManager;
 use topic_config_manager::TopicConfigManager;
 
 pub struct Broker {
-    pub config: BrokerConfig,
+    /// Swapped whole when UPDATE_BROKER_CONFIG changes a run-time setting.
+    config: std::sync::RwLock<Arc<BrokerConfig>>,
     pub store: Arc<MessageStore>,
     pub topics: TopicConfigManager,
     pub offsets: ConsumerOffsetManager,
@@ -51,6 +53,8 @@ pub struct Broker {
     pub pull_hold: Arc<PullRequestHoldService>,
     pub store_host: SocketAddr,
     namesrv_client: RemotingClient,
+    /// Data version of the configuration, bumped by UPDATE_BROKER_CONFIG.
+    config_version: std::sync::Mutex<crate::protocol::topic::DataVersion>,
     /// Wakes the registration task to register with the name servers now.
     register_now: tokio::sync::Notify,
     me: Weak<Broker>,
@@ -87,8 +91,18 @@ impl Broker {
             namesrv_client: RemotingClient::default(),
             register_now: tokio::sync::Notify::new(),
             me: me.clone(),
-            config,
+            config: std::sync::RwLock::new(Arc::new(config)),
+            config_version: std::sync::Mutex::new(crate::protocol::topic::DataVersion::new(crate::store::now_ms())),
         }))
+    }
+
+    /// The current configuration.
+    pub fn cfg(&self) -> Arc<BrokerConfig> {
+        self.config.read().unwrap().clone()
+    }
+
+    pub(super) fn replace_config(&self, c: BrokerConfig) {
+        *self.config.write().unwrap() = Arc::new(c);
     }
 
     fn arc(&self) -> Arc<Broker> {
@@ -116,9 +130,9 @@ impl Broker {
                     }
                     _ = idle.tick() => {
                         let Some(b) = me.upgrade() else { return };
-                        let idle_for = Duration::from_millis(b.config.channel_not_active_ms);
+                        let idle_for = Duration::from_millis(b.cfg().channel_not_active_ms);
                         for (group, remaining) in b.consumers.scan_idle(idle_for) {
-                            if b.config.notify_consumer_ids_changed {
+                            if b.cfg().notify_consumer_ids_changed {
                                 notify_consumer_ids_changed(&group, &remaining);
                             }
                         }
@@ -161,6 +175,8 @@ impl Broker {
             rc::CONSUMER_SEND_MSG_BACK => self.consumer_send_msg_back(&req),
             rc::END_TRANSACTION => self.end_transaction(&req),
             rc::QUERY_MESSAGE => self.query_message(&req),
+            rc::GET_BROKER_CONFIG => self.get_broker_config(&req),
+            rc::UPDATE_BROKER_CONFIG => self.update_broker_config(&req),
             rc::VIEW_MESSAGE_BY_ID => self.view_message_by_id(&req),
             rc::LOCK_BATCH_MQ => self.lock_batch_mq(&req),
             rc::UNLOCK_BATCH_MQ => self.unlock_batch_mq(&req),
@@ -191,7 +207,7 @@ impl RequestProcessor for Broker {
     fn on_close(&self, conn: &ConnectionHandle) {
         self.producers.unregister(conn.id(), None);
         for (group, remaining) in self.consumers.unregister(conn.id(), None) {
-            if self.config.notify_consumer_ids_changed && !remaining.is_empty() {
+            if self.cfg().notify_consumer_ids_changed && !remaining.is_empty() {
                 notify_consumer_ids_changed(&group, &remaining);
             }
         }

@@ -52,10 +52,10 @@ impl Broker {
         h: &PullMessageRequestHeader,
         allow_suspend: bool,
     ) -> BrokerResult<Option<RemotingCommand>> {
-        if !perm::readable(self.config.broker_permission) {
+        if !perm::readable(self.cfg().broker_permission) {
             return Err(BrokerError::new(
                 response::NO_PERMISSION,
-                format!("the broker[{}] pulling message is forbidden", self.config.broker_ip),
+                format!("the broker[{}] pulling message is forbidden", self.cfg().broker_ip),
             ));
         }
         let group = self.subscription_groups.find(&h.consumer_group).ok_or_else(|| {
@@ -128,10 +128,10 @@ impl Broker {
         }
 
         if code == response::PULL_NOT_FOUND && allow_suspend && h.has(pull_sys_flag::SUSPEND) {
-            let wait = if self.config.long_polling {
+            let wait = if self.cfg().long_polling {
                 Duration::from_millis(h.suspend_timeout_millis.max(0) as u64)
             } else {
-                Duration::from_millis(self.config.short_polling_ms)
+                Duration::from_millis(self.cfg().short_polling_ms)
             };
             self.hold_pull(conn.clone(), req.clone(), h.clone(), wait);
             return Ok(None);
@@ -165,7 +165,7 @@ impl Broker {
         } else {
             self.registered_subscription(h)?
         };
-        if !sub.is_tag_type() && !self.config.enable_property_filter {
+        if !sub.is_tag_type() && !self.cfg().enable_property_filter {
             return Err(BrokerError::new(
                 response::SYSTEM_ERROR,
                 format!("The broker does not support consumer to filter message by {}", sub.expression_type),

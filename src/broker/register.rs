@@ -17,11 +17,11 @@ impl Broker {
         let body = RegisterBrokerBody { filter_server_list: Vec::new(), topic_config_serialize_wrapper: self.topics.snapshot() };
         let body = serde_json::to_vec(&body).unwrap();
         RemotingCommand::request(request::REGISTER_BROKER, 0)
-            .with_ext("brokerName", &self.config.broker_name)
-            .with_ext("brokerAddr", self.config.broker_addr())
-            .with_ext("clusterName", &self.config.cluster_name)
-            .with_ext("haServerAddr", format!("{}:{}", self.config.broker_ip, self.config.listen_port + 1))
-            .with_ext("brokerId", self.config.broker_id)
+            .with_ext("brokerName", &self.cfg().broker_name)
+            .with_ext("brokerAddr", self.cfg().broker_addr())
+            .with_ext("clusterName", &self.cfg().cluster_name)
+            .with_ext("haServerAddr", format!("{}:{}", self.cfg().broker_ip, self.cfg().listen_port + 1))
+            .with_ext("brokerId", self.cfg().broker_id)
             .with_ext("compressed", false)
             .with_ext("bodyCrc32", body_crc(&body))
             .with_body(body)
@@ -31,7 +31,7 @@ impl Broker {
     pub async fn register_all(&self) -> bool {
         let req = self.register_request();
         let mut any = false;
-        for addr in &self.config.namesrv_addrs {
+        for addr in &self.cfg().namesrv_addrs {
             match self.namesrv_client.invoke(addr, req.clone(), REGISTER_TIMEOUT).await {
                 Ok(r) if r.code == response::SUCCESS => any = true,
                 Ok(r) => tracing::warn!(namesrv = %addr, code = r.code, remark = ?r.remark, "register broker refused"),
@@ -42,12 +42,12 @@ impl Broker {
     }
 
     pub async fn unregister_all(&self) {
-        for addr in &self.config.namesrv_addrs {
+        for addr in &self.cfg().namesrv_addrs {
             let req = RemotingCommand::request(request::UNREGISTER_BROKER, 0)
-                .with_ext("brokerName", &self.config.broker_name)
-                .with_ext("brokerAddr", self.config.broker_addr())
-                .with_ext("clusterName", &self.config.cluster_name)
-                .with_ext("brokerId", self.config.broker_id);
+                .with_ext("brokerName", &self.cfg().broker_name)
+                .with_ext("brokerAddr", self.cfg().broker_addr())
+                .with_ext("clusterName", &self.cfg().cluster_name)
+                .with_ext("brokerId", self.cfg().broker_id);
             if let Err(e) = self.namesrv_client.invoke(addr, req, Duration::from_secs(3)).await {
                 tracing::warn!(namesrv = %addr, "unregister broker failed: {e}");
             }
@@ -57,7 +57,7 @@ impl Broker {
 
 pub fn spawn_register_loop(broker: &Arc<Broker>) {
     let me = Arc::downgrade(broker);
-    let period = Duration::from_millis(broker.config.register_period_ms);
+    let period = Duration::from_millis(broker.cfg().register_period_ms);
     tokio::spawn(async move {
         loop {
             let Some(b) = me.upgrade() else { return };

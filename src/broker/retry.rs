@@ -26,10 +26,10 @@ impl Broker {
                 format!("subscription group not exist, {group} {FAQ_SUFFIX}"),
             )
         })?;
-        if !perm::writeable(self.config.broker_permission) {
+        if !perm::writeable(self.cfg().broker_permission) {
             return Err(BrokerError::new(
                 response::NO_PERMISSION,
-                format!("the broker[{}] sending message is forbidden", self.config.broker_ip),
+                format!("the broker[{}] sending message is forbidden", self.cfg().broker_ip),
             ));
         }
         if sub.retry_queue_nums <= 0 {

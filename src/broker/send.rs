@@ -46,7 +46,7 @@ impl Broker {
     /// Every send response carries the region and trace switch, success or not.
     fn finish_send(&self, req: &RemotingCommand, result: BrokerResult<RemotingCommand>) -> RemotingCommand {
         let resp = result.unwrap_or_else(|e| e.into_response(req));
-        resp.with_ext("MSG_REGION", &self.config.region_id).with_ext("TRACE_ON", self.config.trace_on)
+        resp.with_ext("MSG_REGION", &self.cfg().region_id).with_ext("TRACE_ON", self.cfg().trace_on)
     }
 
     /// Stores the message(s); returns the response and the commit log end offset.
@@ -61,7 +61,7 @@ impl Broker {
                 return Err(BrokerError::new(response::MESSAGE_ILLEGAL, "[MSG_ILLEGAL]Retry group topic is not allowed to be sent in batch"));
             }
             let mut batch_props = Properties::parse(&h.properties);
-            batch_props.put(property::CLUSTER, self.config.cluster_name.clone());
+            batch_props.put(property::CLUSTER, self.cfg().cluster_name.clone());
             let items = decode_batch(&body)?;
             if items.is_empty() {
                 return Err(BrokerError::new(response::MESSAGE_ILLEGAL, "the batch is empty"));
@@ -80,14 +80,14 @@ impl Broker {
         } else {
             let mut props = Properties::parse(&h.properties);
             let prepared = props.get(property::TRANSACTION_PREPARED).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-            if prepared && self.config.reject_transaction_message {
+            if prepared && self.cfg().reject_transaction_message {
                 return Err(BrokerError::new(
                     response::NO_PERMISSION,
-                    format!("the broker[{}] sending transaction message is forbidden", self.config.broker_ip),
+                    format!("the broker[{}] sending transaction message is forbidden", self.cfg().broker_ip),
                 ));
             }
             props.remove(property::WAIT_STORE_MSG_OK);
-            props.put(property::CLUSTER, self.config.cluster_name.clone());
+            props.put(property::CLUSTER, self.cfg().cluster_name.clone());
             let mut msg = self.inner_message(&h, queue_id, h.flag, body, props, born_host);
             if prepared {
                 msg = self.half_message(msg);
@@ -137,7 +137,7 @@ impl Broker {
                     response::MESSAGE_ILLEGAL,
                     format!(
                         "the message is illegal, maybe msg body or properties length not matched. msg body length limit {}B, msg properties length limit 32KB.",
-                        self.config.max_message_size
+                        self.cfg().max_message_size
                     ),
                 )
             }
@@ -164,10 +164,10 @@ impl Broker {
 
     /// `AbstractSendMessageProcessor.msgCheck`.
     fn msg_check(&self, conn: &ConnectionHandle, h: &SendMessageRequestHeader) -> BrokerResult<TopicConfig> {
-        if !perm::writeable(self.config.broker_permission) {
+        if !perm::writeable(self.cfg().broker_permission) {
             return Err(BrokerError::new(
                 response::NO_PERMISSION,
-                format!("the broker[{}] sending message is forbidden", self.config.broker_ip),
+                format!("the broker[{}] sending message is forbidden", self.cfg().broker_ip),
             ));
         }
         validate_topic(&h.topic)?;
@@ -181,7 +181,12 @@ impl Broker {
             Some(tc) => tc,
             None => {
                 tracing::warn!(topic = %h.topic, producer = %conn.remote_addr(), "the topic does not exist");
-                let mut created = self.topics.create_in_send(&h.topic, &h.default_topic, h.default_topic_queue_nums, 0);
+                let auto_key = h.default_topic == topics::AUTO_CREATE_TOPIC_KEY || h.default_topic == topics::AUTO_CREATE_TOPIC_KEY_4_3;
+                let mut created = if auto_key && !self.cfg().auto_create_topic {
+                    None
+                } else {
+                    self.topics.create_in_send(&h.topic, &h.default_topic, h.default_topic_queue_nums, 0)
+                };
                 if created.is_none() && h.topic.starts_with(topics::RETRY_GROUP_TOPIC_PREFIX) {
                     created = Some(self.topics.create_if_absent(&h.topic, 1, perm::READ | perm::WRITE, 0).0);
                 }
@@ -221,9 +226,9 @@ impl Broker {
         let pct = |p: &std::path::Path| crate::store::clean::disk_usage(p).unwrap_or(0.0) * 100.0;
         format!(
             "CL: {:5.2} CQ: {:5.2} INDEX: {:5.2}",
-            pct(&self.config.commit_log_dir),
-            pct(&self.config.store_root),
-            pct(&self.config.store_root)
+            pct(&self.cfg().commit_log_dir),
+            pct(&self.cfg().store_root),
+            pct(&self.cfg().store_root)
         )
     }
 }

@@ -72,7 +72,7 @@ struct Wrapper {
 
 pub struct SubscriptionGroupManager {
     path: PathBuf,
-    auto_create: bool,
+    auto_create: std::sync::atomic::AtomicBool,
     inner: RwLock<Wrapper>,
 }
 
@@ -104,7 +104,7 @@ impl SubscriptionGroupManager {
         }
         SubscriptionGroupManager {
             path,
-            auto_create,
+            auto_create: std::sync::atomic::AtomicBool::new(auto_create),
             inner: RwLock::new(Wrapper { data_version, subscription_group_table: table }),
         }
     }
@@ -114,13 +114,17 @@ impl SubscriptionGroupManager {
         if let Some(c) = self.inner.read().unwrap().subscription_group_table.get(group) {
             return Some(c.clone());
         }
-        if !self.auto_create {
+        if !self.auto_create.load(std::sync::atomic::Ordering::Relaxed) {
             return None;
         }
         let c = SubscriptionGroupConfig::new(group);
         self.update(c.clone());
         tracing::info!(group, "auto-created subscription group");
         Some(c)
+    }
+
+    pub fn set_auto_create(&self, on: bool) {
+        self.auto_create.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn update(&self, c: SubscriptionGroupConfig) {

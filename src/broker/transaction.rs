@@ -151,8 +151,8 @@ impl Broker {
     /// One check round (`TransactionalMessageServiceImpl.check`).
     pub async fn check_transactions(&self) {
         let _round = self.transactions.checking.lock().await;
-        let timeout = self.config.transaction_timeout_ms;
-        let check_max = self.config.transaction_check_max;
+        let timeout = self.cfg().transaction_timeout_ms;
+        let check_max = self.cfg().transaction_check_max;
         let half_max = self.store.max_offset_in_queue(topics::TRANS_HALF_TOPIC, 0);
         let mut half_off = self.offsets.query(CID_SYS_RMQ_TRANS, topics::TRANS_HALF_TOPIC, 0).max(0);
         half_off = half_off.max(self.store.min_offset_in_queue(topics::TRANS_HALF_TOPIC, 0));
@@ -287,7 +287,7 @@ impl Broker {
 
     pub(super) fn spawn_transaction_check(self: &Arc<Self>) {
         let me = Arc::downgrade(self);
-        let every = Duration::from_millis(self.config.transaction_check_interval_ms.max(100));
+        let every = Duration::from_millis(self.cfg().transaction_check_interval_ms.max(100));
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.tick().await;

@@ -199,6 +199,8 @@ pub struct BrokerConfig {
     pub disk_warning_ratio: f64,
     pub max_hash_slot_num: usize,
     pub max_index_num: usize,
+    /// The `-c` file, where run-time config changes are written back.
+    pub config_file: Option<PathBuf>,
     pub settings: Settings,
 }
 
@@ -285,6 +287,7 @@ impl BrokerConfig {
             disk_warning_ratio: s.f64("diskSpaceWarningLevelRatio")?,
             max_hash_slot_num: s.i64("maxHashSlotNum")?.max(1) as usize,
             max_index_num: s.i64("maxIndexNum")?.max(2) as usize,
+            config_file: None,
             settings: s,
         })
     }
