@@ -7,6 +7,29 @@ use crate::protocol::body::TopicConfigSerializeWrapper;
 use crate::protocol::fastjson;
 use crate::protocol::header::Ext;
 use crate::protocol::topic::TopicConfig;
+
+/// "Total : 252.0 GiB, Free : 80.1 GiB." as `MixAll.humanReadableByteCount` writes it.
+fn disk_capacity(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { return String::new() };
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid path and out-parameter.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return String::new();
+    }
+    let total = st.f_blocks as u64 * st.f_frsize as u64;
+    let free = st.f_bavail as u64 * st.f_frsize as u64;
+    format!("Total : {}, Free : {}.", human_bytes(total), human_bytes(free))
+}
+
+fn human_bytes(b: u64) -> String {
+    if b < 1024 {
+        return format!("{b} B");
+    }
+    let exp = ((b as f64).ln() / 1024f64.ln()) as i32;
+    let unit = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"][(exp - 1) as usize];
+    format!("{:.1} {unit}", b as f64 / 1024f64.powi(exp))
+}
 use crate::remoting::codes::response;
 use crate::remoting::RemotingCommand;
 
@@ -54,6 +77,53 @@ impl Broker {
         self.topics.update(tc);
         self.trigger_register();
         Ok(RemotingCommand::response_to(req, response::SUCCESS, None))
+    }
+
+    /// GET_BROKER_RUNTIME_INFO: the KV table clusterList and brokerStatus print.
+    pub(super) fn get_broker_runtime_info(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
+        let mut table: std::collections::BTreeMap<String, String> = self.stats.runtime_info().into_iter().collect();
+        let cfg = self.cfg();
+        let usage = |p: &std::path::Path| crate::store::clean::disk_usage(p).unwrap_or(0.0);
+        let kv = [
+            ("brokerVersionDesc", "V4_9_7".to_string()),
+            ("brokerVersion", crate::remoting::command::SERVER_VERSION.to_string()),
+            ("sendThreadPoolQueueSize", "0".into()),
+            ("sendThreadPoolQueueCapacity", "10000".into()),
+            ("pullThreadPoolQueueSize", "0".into()),
+            ("pullThreadPoolQueueCapacity", "100000".into()),
+            ("queryThreadPoolQueueSize", "0".into()),
+            ("queryThreadPoolQueueCapacity", "20000".into()),
+            ("EndTransactionQueueSize", "0".into()),
+            ("EndTransactionThreadPoolQueueCapacity", "100000".into()),
+            ("dispatchBehindBytes", "0".into()),
+            ("pageCacheLockTimeMills", "0".into()),
+            ("sendThreadPoolQueueHeadWaitTimeMills", "0".into()),
+            ("pullThreadPoolQueueHeadWaitTimeMills", "0".into()),
+            ("queryThreadPoolQueueHeadWaitTimeMills", "0".into()),
+            ("earliestMessageTimeStamp", self.store.earliest_store_time().to_string()),
+            ("startAcceptSendRequestTimeStamp", "0".into()),
+            ("remainTransientStoreBufferNumbs", "0".into()),
+            ("remainHowManyDataToFlush", "0 B".into()),
+            ("commitLogDiskRatio", usage(&cfg.commit_log_dir).to_string()),
+            ("consumeQueueDiskRatio", usage(&cfg.store_root).to_string()),
+            ("commitLogMinOffset", self.store.commit_log_min_offset().to_string()),
+            ("commitLogMaxOffset", self.store.commit_log_max_offset().to_string()),
+            ("commitLogDirCapacity", disk_capacity(&cfg.store_root)),
+        ];
+        for (k, v) in kv {
+            table.insert(k.to_string(), v);
+        }
+        let body = serde_json::to_vec(&serde_json::json!({ "table": table })).unwrap();
+        Ok(RemotingCommand::response_to(req, response::SUCCESS, None).with_body(body))
+    }
+
+    pub(super) fn view_broker_stats_data(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
+        let e = Ext::of(req);
+        let (name, key) = (e.str("statsName")?, e.str("statsKey")?);
+        match self.stats.stats_data(name, key) {
+            Some(d) => Ok(RemotingCommand::response_to(req, response::SUCCESS, None).with_body(serde_json::to_vec(&d).unwrap())),
+            None => Err(BrokerError::new(response::SYSTEM_ERROR, format!("The stats <{name}> <{key}> not exist"))),
+        }
     }
 
     pub(super) fn get_all_topic_config(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {

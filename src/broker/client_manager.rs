@@ -133,6 +133,12 @@ impl ConsumerManager {
         self.groups.lock().unwrap().get(group).map(f)
     }
 
+    /// Online groups subscribed to `topic`.
+    pub fn groups_subscribed_to(&self, topic: &str) -> Vec<String> {
+        let groups = self.groups.lock().unwrap();
+        groups.iter().filter(|(_, g)| g.subscriptions.contains_key(topic)).map(|(n, _)| n.clone()).collect()
+    }
+
     pub fn subscription(&self, group: &str, topic: &str) -> Option<Option<SubscriptionData>> {
         self.with_group(group, |g| g.subscriptions.get(topic).cloned())
     }

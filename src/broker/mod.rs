@@ -2,6 +2,7 @@
 //! managers held here.
 
 pub mod admin;
+pub mod admin_groups;
 pub mod client_manager;
 pub mod config_admin;
 pub mod consumer_manage;
@@ -15,6 +16,7 @@ pub mod register;
 pub mod retry;
 pub mod schedule;
 pub mod send;
+pub mod stats;
 pub mod subscription_group_manager;
 pub mod topic_config_manager;
 pub mod transaction;
@@ -51,6 +53,7 @@ pub struct Broker {
     pub consumers: ConsumerManager,
     pub producers: ProducerManager,
     pub pull_hold: Arc<PullRequestHoldService>,
+    pub stats: stats::BrokerStats,
     pub store_host: SocketAddr,
     namesrv_client: RemotingClient,
     /// Data version of the configuration, bumped by UPDATE_BROKER_CONFIG.
@@ -87,6 +90,7 @@ impl Broker {
             consumers: ConsumerManager::default(),
             producers: ProducerManager::default(),
             pull_hold,
+            stats: Default::default(),
             store_host,
             namesrv_client: RemotingClient::default(),
             register_now: tokio::sync::Notify::new(),
@@ -122,8 +126,13 @@ impl Broker {
         tokio::spawn(async move {
             let mut offsets = tokio::time::interval(Duration::from_secs(5));
             let mut idle = tokio::time::interval(Duration::from_secs(10));
+            let mut sample = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tokio::select! {
+                    _ = sample.tick() => {
+                        let Some(b) = me.upgrade() else { return };
+                        b.stats.sample();
+                    }
                     _ = offsets.tick() => {
                         let Some(b) = me.upgrade() else { return };
                         tokio::task::spawn_blocking(move || b.offsets.persist());
@@ -176,6 +185,21 @@ impl Broker {
             rc::END_TRANSACTION => self.end_transaction(&req),
             rc::QUERY_MESSAGE => self.query_message(&req),
             rc::GET_BROKER_CONFIG => self.get_broker_config(&req),
+            rc::GET_BROKER_RUNTIME_INFO => self.get_broker_runtime_info(&req),
+            rc::VIEW_BROKER_STATS_DATA => self.view_broker_stats_data(&req),
+            rc::GET_TOPIC_STATS_INFO => self.get_topic_stats_info(&req),
+            rc::GET_CONSUME_STATS => self.get_consume_stats(&req),
+            rc::GET_CONSUMER_CONNECTION_LIST => self.get_consumer_connection_list(&req),
+            rc::GET_PRODUCER_CONNECTION_LIST => self.get_producer_connection_list(&req),
+            rc::QUERY_TOPIC_CONSUME_BY_WHO => self.query_topic_consume_by_who(&req),
+            rc::GET_ALL_CONSUMER_OFFSET => self.get_all_consumer_offset(&req),
+            rc::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => self.get_all_subscription_group(&req),
+            rc::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => self.update_and_create_subscription_group(&req),
+            rc::DELETE_SUBSCRIPTIONGROUP => self.delete_subscription_group(&req),
+            rc::DELETE_TOPIC_IN_BROKER => self.delete_topic_in_broker(&req),
+            rc::CLONE_GROUP_OFFSET => self.clone_group_offset(&req),
+            rc::INVOKE_BROKER_TO_RESET_OFFSET => self.invoke_broker_to_reset_offset(&req),
+            rc::GET_CONSUMER_RUNNING_INFO | rc::CONSUME_MESSAGE_DIRECTLY => self.call_consumer(&req).await,
             rc::UPDATE_BROKER_CONFIG => self.update_broker_config(&req),
             rc::VIEW_MESSAGE_BY_ID => self.view_message_by_id(&req),
             rc::LOCK_BATCH_MQ => self.lock_batch_mq(&req),

@@ -65,12 +65,33 @@ impl ConsumerOffsetManager {
             .collect()
     }
 
+    pub fn remove_group(&self, group: &str) {
+        let suffix = format!("{TOPIC_GROUP_SEPARATOR}{group}");
+        self.table.lock().unwrap().retain(|k, _| !k.ends_with(&suffix));
+    }
+
+    pub fn remove_topic(&self, topic: &str) {
+        let prefix = format!("{topic}{TOPIC_GROUP_SEPARATOR}");
+        self.table.lock().unwrap().retain(|k, _| !k.starts_with(&prefix));
+    }
+
+    /// `cloneOffset`: `dest` gets `src`'s offsets of `topic`.
+    pub fn clone_offset(&self, src: &str, dest: &str, topic: &str) {
+        let mut t = self.table.lock().unwrap();
+        if let Some(offsets) = t.get(&Self::key(topic, src)).cloned() {
+            t.insert(Self::key(topic, dest), offsets);
+        }
+    }
+
+    /// consumerOffset.json's text (also GET_ALL_CONSUMER_OFFSET's body).
+    pub fn to_json(&self) -> String {
+        let t = self.table.lock().unwrap();
+        let w = OffsetWrapper { offset_table: t.iter().map(|(k, v)| (k.clone(), v.clone())).collect() };
+        fastjson::to_string(&serde_json::to_value(&w).unwrap())
+    }
+
     pub fn persist(&self) {
-        let text = {
-            let t = self.table.lock().unwrap();
-            let w = OffsetWrapper { offset_table: t.iter().map(|(k, v)| (k.clone(), v.clone())).collect() };
-            fastjson::to_string(&serde_json::to_value(&w).unwrap())
-        };
+        let text = self.to_json();
         if let Err(e) = config_file::persist(&self.path, &text) {
             tracing::error!(path = %self.path.display(), "persisting consumer offsets failed: {e}");
         }

@@ -123,6 +123,7 @@ impl Broker {
             }
         };
 
+        self.stats.on_get(&h.topic, &h.consumer_group, got.message_count() as u64, got.total_bytes as u64);
         if allow_suspend && h.has(pull_sys_flag::COMMIT_OFFSET) {
             self.offsets.commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
         }

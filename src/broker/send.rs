@@ -94,6 +94,7 @@ impl Broker {
             }
             self.put(std::slice::from_ref(&msg))?
         };
+        self.stats.on_put(&h.topic, put.msg_ids.len() as u64, (put.end_offset - put.wrote_offset) as u64);
         let resp = RemotingCommand::response_to(req, response::SUCCESS, None)
             .with_ext("msgId", put.msg_ids.join(","))
             .with_ext("queueId", queue_id)

@@ -164,6 +164,24 @@ impl Namesrv {
                 let body = serde_json::to_vec(&TopicList { broker_addr: None, topic_list: topics }).unwrap();
                 Ok(ok(req).with_body(body))
             }
+            rc::GET_TOPICS_BY_CLUSTER => {
+                let topics = self.routes.lock().unwrap().topics_of_cluster(e.str("cluster")?);
+                let body = serde_json::to_vec(&TopicList { broker_addr: None, topic_list: topics }).unwrap();
+                Ok(ok(req).with_body(body))
+            }
+            rc::DELETE_TOPIC_IN_NAMESRV => {
+                self.routes.lock().unwrap().delete_topic(e.str("topic")?);
+                Ok(ok(req))
+            }
+            rc::WIPE_WRITE_PERM_OF_BROKER => {
+                let n = self.routes.lock().unwrap().wipe_write_perm(e.str("brokerName")?);
+                Ok(ok(req).with_ext("wipeTopicCount", n))
+            }
+            rc::GET_NAMESRV_CONFIG => Ok(ok(req).with_body(self.config.settings.print().into_bytes())),
+            rc::UPDATE_NAMESRV_CONFIG => Err(NamesrvError::Response(
+                response::NO_PERMISSION,
+                "Can not update name server config at run time: ferromq reads namesrv.conf at start only".into(),
+            )),
             _ => Ok(not_supported(req)),
         }
     }

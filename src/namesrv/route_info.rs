@@ -195,6 +195,35 @@ impl RouteInfo {
         }
     }
 
+    /// Topics served by any broker of `cluster` (GET_TOPICS_BY_CLUSTER).
+    pub fn topics_of_cluster(&self, cluster: &str) -> Vec<String> {
+        let Some(names) = self.cluster_addr_table.get(cluster) else { return Vec::new() };
+        let mut t: Vec<String> = self
+            .topic_queue_table
+            .iter()
+            .filter(|(_, by_broker)| by_broker.keys().any(|b| names.contains(b)))
+            .map(|(t, _)| t.clone())
+            .collect();
+        t.sort();
+        t
+    }
+
+    pub fn delete_topic(&mut self, topic: &str) {
+        self.topic_queue_table.remove(topic);
+    }
+
+    /// Clears the write permission of `broker_name`'s queues; returns how many topics changed.
+    pub fn wipe_write_perm(&mut self, broker_name: &str) -> usize {
+        let mut n = 0;
+        for by_broker in self.topic_queue_table.values_mut() {
+            if let Some(qd) = by_broker.get_mut(broker_name) {
+                qd.perm &= !crate::protocol::perm::WRITE;
+                n += 1;
+            }
+        }
+        n
+    }
+
     pub fn all_topics(&self) -> Vec<String> {
         let mut t: Vec<String> = self.topic_queue_table.keys().cloned().collect();
         t.sort();

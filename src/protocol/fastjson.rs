@@ -165,3 +165,32 @@ mod tests {
         assert!(parse_value(b"").is_err());
     }
 }
+
+/// A map whose keys are objects (`Map<MessageQueue, _>`), written as
+/// fastjson writes it: `{{"brokerName":"b","queueId":0,"topic":"T"}:value}`.
+/// Not JSON; the Java side reads it back.
+pub fn object_key_map(entries: &[(Value, Value)]) -> String {
+    let mut out = String::from("{");
+    for (i, (k, v)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_value(k, &mut out);
+        out.push(':');
+        write_value(v, &mut out);
+    }
+    out.push('}');
+    out
+}
+
+#[cfg(test)]
+mod object_key_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn object_keys_are_written_inline() {
+        let s = object_key_map(&[(json!({"brokerName": "b", "queueId": 0, "topic": "T"}), json!(5))]);
+        assert_eq!(s, r#"{{"brokerName":"b","queueId":0,"topic":"T"}:5}"#);
+    }
+}

@@ -763,12 +763,30 @@ impl MessageStore {
         behind > (total_physical_memory() as f64 * 0.4) as i64
     }
 
+    /// Store time of the oldest message in the commit log (-1 if empty).
+    pub fn earliest_store_time(&self) -> i64 {
+        let min = self.commit_log.min_offset();
+        self.look_message_by_offset(min).map_or(-1, |m| m.store_timestamp)
+    }
+
     pub fn commit_log_max_offset(&self) -> i64 {
         self.commit_log.max_offset()
     }
 
     pub fn commit_log_min_offset(&self) -> i64 {
         self.commit_log.min_offset()
+    }
+
+    /// Drops a deleted topic's consume queues (`cleanUnusedTopic`); its
+    /// messages stay in the commit log until retention removes them.
+    pub fn delete_topic(&self, topic: &str) {
+        let removed = self.queues.write().unwrap().remove(topic);
+        if removed.is_some() {
+            let dir = self.config.consume_queue_dir().join(topic);
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!(dir = %dir.display(), "removing consume queues of a deleted topic failed: {e}");
+            }
+        }
     }
 
     /// Topics that have consume queues on disk.
