@@ -21,20 +21,27 @@ use crate::store::GetStatus;
 /// carrying its max offset.
 #[derive(Default)]
 pub struct PullRequestHoldService {
-    queues: Mutex<HashMap<(String, i32), watch::Sender<i64>>>,
+    /// topic → queue id → max offset channel.
+    queues: Mutex<HashMap<String, HashMap<i32, watch::Sender<i64>>>>,
 }
 
 impl PullRequestHoldService {
     pub fn subscribe(&self, topic: &str, queue_id: i32) -> watch::Receiver<i64> {
         let mut q = self.queues.lock().unwrap();
-        q.entry((topic.to_string(), queue_id)).or_insert_with(|| watch::channel(0).0).subscribe()
+        let by_queue = match q.get_mut(topic) {
+            Some(m) => m,
+            None => q.entry(topic.to_string()).or_default(),
+        };
+        by_queue.entry(queue_id).or_insert_with(|| watch::channel(0).0).subscribe()
     }
 
-    /// Called by the store after each put.
+    /// Called by the store after each put; allocation-free on the hot path.
     pub fn notify(&self, topic: &str, queue_id: i32, max_offset: i64) {
         let q = self.queues.lock().unwrap();
-        if let Some(tx) = q.get(&(topic.to_string(), queue_id)) {
-            tx.send_replace(max_offset);
+        if let Some(tx) = q.get(topic).and_then(|m| m.get(&queue_id)) {
+            if tx.receiver_count() > 0 {
+                tx.send_replace(max_offset);
+            }
         }
     }
 }

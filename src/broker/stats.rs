@@ -59,7 +59,8 @@ pub struct BrokerStats {
     get_transferred: AtomicU64,
     /// One sample per second: (second, put, found, miss, transferred).
     samples: Mutex<VecDeque<(u64, u64, u64, u64, u64)>>,
-    items: Mutex<HashMap<(&'static str, String), StatsItem>>,
+    /// Stats name → key → item.
+    items: Mutex<HashMap<&'static str, HashMap<String, StatsItem>>>,
 }
 
 impl Default for BrokerStats {
@@ -83,16 +84,21 @@ impl BrokerStats {
         self.started.elapsed().as_secs()
     }
 
-    fn add_item(&self, name: &'static str, key: String, value: u64) {
+    fn add_item(&self, name: &'static str, key: &str, value: u64) {
         let sec = self.now_sec();
-        self.items.lock().unwrap().entry((name, key)).or_default().add(sec, value);
+        let mut items = self.items.lock().unwrap();
+        let by_key = items.entry(name).or_default();
+        match by_key.get_mut(key) {
+            Some(item) => item.add(sec, value),
+            None => by_key.entry(key.to_string()).or_default().add(sec, value),
+        }
     }
 
     pub fn on_put(&self, topic: &str, msgs: u64, bytes: u64) {
         self.put_total.fetch_add(msgs, Ordering::Relaxed);
         self.put_size_total.fetch_add(bytes, Ordering::Relaxed);
-        self.add_item(TOPIC_PUT_NUMS, topic.to_string(), msgs);
-        self.add_item(TOPIC_PUT_SIZE, topic.to_string(), bytes);
+        self.add_item(TOPIC_PUT_NUMS, topic, msgs);
+        self.add_item(TOPIC_PUT_SIZE, topic, bytes);
     }
 
     pub fn on_get(&self, topic: &str, group: &str, msgs: u64, bytes: u64) {
@@ -103,8 +109,8 @@ impl BrokerStats {
         self.get_found.fetch_add(1, Ordering::Relaxed);
         self.get_transferred.fetch_add(msgs, Ordering::Relaxed);
         let key = format!("{topic}@{group}");
-        self.add_item(GROUP_GET_NUMS, key.clone(), msgs);
-        self.add_item(GROUP_GET_SIZE, key, bytes);
+        self.add_item(GROUP_GET_NUMS, &key, msgs);
+        self.add_item(GROUP_GET_SIZE, &key, bytes);
     }
 
     /// Records a sample; called once a second.
@@ -171,7 +177,7 @@ impl BrokerStats {
     /// `BrokerStatsData` JSON for one item, or None if it never counted.
     pub fn stats_data(&self, name: &str, key: &str) -> Option<serde_json::Value> {
         let items = self.items.lock().unwrap();
-        let item = items.iter().find(|((n, k), _)| *n == name && k == key).map(|(_, v)| v)?;
+        let item = items.get(name)?.get(key)?;
         let now = self.now_sec();
         let w = |secs| {
             let (sum, tps, avgpt) = item.window(now, secs);
@@ -183,7 +189,8 @@ impl BrokerStats {
     pub fn group_get_tps(&self, topic: &str, group: &str) -> f64 {
         let items = self.items.lock().unwrap();
         items
-            .get(&(GROUP_GET_NUMS, format!("{topic}@{group}")))
+            .get(GROUP_GET_NUMS)
+            .and_then(|m| m.get(&format!("{topic}@{group}")))
             .map_or(0.0, |i| i.window(self.now_sec(), 60).1)
     }
 }

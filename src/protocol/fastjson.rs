@@ -155,7 +155,7 @@ mod tests {
     #[test]
     fn writes_integer_keys_bare() {
         let v = json!({"offsetTable": {"T@G": {"0": 5, "1": 7}}, "name": "a\"b"});
-        assert_eq!(to_string(&v), r#"{"offsetTable":{"T@G":{0:5,1:7}},"name":"a\"b"}"#);
+        assert_eq!(to_string(&v), r#"{"name":"a\"b","offsetTable":{"T@G":{0:5,1:7}}}"#, "keys sorted as fastjson sorts them");
         assert_eq!(parse_value(to_string(&v).as_bytes()).unwrap(), v);
     }
 

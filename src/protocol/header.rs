@@ -1,13 +1,12 @@
 //! Custom headers: typed views of a command's `extFields`.
 
-use std::collections::HashMap;
-
 use super::ProtocolError;
 use crate::remoting::codes::request;
+use crate::remoting::command::ExtFields;
 use crate::remoting::RemotingCommand;
 
 /// Typed access to `extFields`, with the Java side's error wording.
-pub struct Ext<'a>(pub &'a HashMap<String, String>);
+pub struct Ext<'a>(pub &'a ExtFields);
 
 impl<'a> Ext<'a> {
     pub fn of(cmd: &'a RemotingCommand) -> Self {

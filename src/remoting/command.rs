@@ -2,11 +2,35 @@
 //! (JSON and the ROCKETMQ binary layout of `RocketMQSerializable`).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use serde_json::{Map, Value};
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
 
 use super::RemotingError;
+
+/// FNV-1a: header keys are short and trusted-length, so SipHash's DoS
+/// resistance buys nothing here and costs a visible share of each request.
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h ^= *b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// A command's custom header fields.
+pub type ExtFields = HashMap<String, String, BuildHasherDefault<Fnv>>;
 
 const FLAG_RESPONSE: i32 = 0x1;
 const FLAG_ONEWAY: i32 = 0x2;
@@ -62,7 +86,7 @@ pub struct RemotingCommand {
     pub opaque: i32,
     pub flag: i32,
     pub remark: Option<String>,
-    pub ext_fields: HashMap<String, String>,
+    pub ext_fields: ExtFields,
     pub serialize_type: SerializeType,
     pub body: Option<Bytes>,
 }
@@ -87,7 +111,7 @@ impl RemotingCommand {
             opaque: req.opaque,
             flag: FLAG_RESPONSE,
             remark,
-            ext_fields: HashMap::new(),
+            ext_fields: ExtFields::default(),
             serialize_type: req.serialize_type,
             body: None,
         }
@@ -172,24 +196,39 @@ impl RemotingCommand {
 
     fn json_header(&self) -> Vec<u8> {
         // Field names and their alphabetical order are what fastjson writes.
-        let mut m = Map::new();
-        m.insert("code".into(), self.code.into());
+        let mut out = Vec::with_capacity(128 + self.ext_fields.len() * 32);
+        out.extend_from_slice(b"{\"code\":");
+        push_int(&mut out, self.code as i64);
         if !self.ext_fields.is_empty() {
+            out.extend_from_slice(b",\"extFields\":{");
             let mut ext: Vec<_> = self.ext_fields.iter().collect();
-            ext.sort();
-            let ext: Map<String, Value> =
-                ext.into_iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
-            m.insert("extFields".into(), Value::Object(ext));
+            ext.sort_unstable();
+            for (i, (k, v)) in ext.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                push_json_str(&mut out, k);
+                out.push(b':');
+                push_json_str(&mut out, v);
+            }
+            out.push(b'}');
         }
-        m.insert("flag".into(), self.flag.into());
-        m.insert("language".into(), self.language_or_java().into());
-        m.insert("opaque".into(), self.opaque.into());
+        out.extend_from_slice(b",\"flag\":");
+        push_int(&mut out, self.flag as i64);
+        out.extend_from_slice(b",\"language\":");
+        push_json_str(&mut out, self.language_or_java());
+        out.extend_from_slice(b",\"opaque\":");
+        push_int(&mut out, self.opaque as i64);
         if let Some(r) = &self.remark {
-            m.insert("remark".into(), r.clone().into());
+            out.extend_from_slice(b",\"remark\":");
+            push_json_str(&mut out, r);
         }
-        m.insert("serializeTypeCurrentRPC".into(), self.serialize_type.name().into());
-        m.insert("version".into(), self.version.into());
-        serde_json::to_vec(&Value::Object(m)).expect("a JSON map always serialises")
+        out.extend_from_slice(b",\"serializeTypeCurrentRPC\":");
+        push_json_str(&mut out, self.serialize_type.name());
+        out.extend_from_slice(b",\"version\":");
+        push_int(&mut out, self.version as i64);
+        out.push(b'}');
+        out
     }
 
     fn language_or_java(&self) -> &str {
@@ -201,31 +240,15 @@ impl RemotingCommand {
     }
 
     fn from_json_header(header: &[u8]) -> Result<Self, RemotingError> {
-        let v: Value = serde_json::from_slice(header)
-            .map_err(|e| RemotingError::BadHeader(format!("JSON header: {e}")))?;
-        let obj = v
-            .as_object()
-            .ok_or_else(|| RemotingError::BadHeader("JSON header is not an object".into()))?;
-        let int = |k: &str| obj.get(k).and_then(Value::as_i64).unwrap_or(0) as i32;
-        let mut ext_fields = HashMap::new();
-        if let Some(Value::Object(ext)) = obj.get("extFields") {
-            for (k, v) in ext {
-                let s = match v {
-                    Value::String(s) => s.clone(),
-                    Value::Null => continue,
-                    other => other.to_string(),
-                };
-                ext_fields.insert(k.clone(), s);
-            }
-        }
+        let h: JsonHeader = serde_json::from_slice(header).map_err(|e| RemotingError::BadHeader(format!("JSON header: {e}")))?;
         Ok(RemotingCommand {
-            code: int("code"),
-            language: obj.get("language").and_then(Value::as_str).unwrap_or("JAVA").to_string(),
-            version: int("version"),
-            opaque: int("opaque"),
-            flag: int("flag"),
-            remark: obj.get("remark").and_then(Value::as_str).map(str::to_string),
-            ext_fields,
+            code: h.code,
+            language: h.language.unwrap_or_else(|| "JAVA".into()),
+            version: h.version,
+            opaque: h.opaque,
+            flag: h.flag,
+            remark: h.remark,
+            ext_fields: h.ext_fields.map(|e| e.0).unwrap_or_default(),
             serialize_type: SerializeType::Json,
             body: None,
         })
@@ -269,7 +292,7 @@ impl RemotingCommand {
         if ext_end > header.len() {
             return Err(RemotingError::BadHeader("extFields length exceeds header".into()));
         }
-        let mut ext_fields = HashMap::new();
+        let mut ext_fields = ExtFields::default();
         while r.pos < ext_end {
             let klen = r.i16()?;
             if klen < 0 {
@@ -292,6 +315,114 @@ impl RemotingCommand {
             body: None,
         })
     }
+}
+
+/// The JSON header as the Java side writes it; unknown fields are ignored.
+#[derive(Deserialize)]
+struct JsonHeader {
+    #[serde(default)]
+    code: i32,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    version: i32,
+    #[serde(default)]
+    opaque: i32,
+    #[serde(default)]
+    flag: i32,
+    #[serde(default)]
+    remark: Option<String>,
+    #[serde(default, rename = "extFields")]
+    ext_fields: Option<ExtMap>,
+}
+
+/// extFields, tolerating numbers and booleans where Java writes strings.
+struct ExtMap(ExtFields);
+
+impl<'de> Deserialize<'de> for ExtMap {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ExtMap;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of header fields")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<ExtMap, A::Error> {
+                let mut out = ExtFields::default();
+                while let Some((k, v)) = m.next_entry::<String, Scalar>()? {
+                    if let Some(v) = v.0 {
+                        out.insert(k, v);
+                    }
+                }
+                Ok(ExtMap(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A header value as a string (None for null).
+struct Scalar(Option<String>);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string, number, boolean or null")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_unit<E>(self) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn push_int(out: &mut Vec<u8>, v: i64) {
+    use std::io::Write;
+    let _ = write!(out, "{v}");
+}
+
+/// A JSON string literal, escaped as fastjson does (control characters as \u00XX).
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    for &b in s.as_bytes() {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0..=0x1f => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 0xf) as usize]);
+            }
+            _ => out.push(b),
+        }
+    }
+    out.push(b'"');
 }
 
 struct Reader<'a> {
