@@ -23,6 +23,14 @@ fn ok(req: &RemotingCommand) -> RemotingCommand {
 }
 
 impl Broker {
+    /// A group that is online but not subscribed to `topic` is left out of
+    /// per-topic admin answers, as the Java broker does.
+    fn online_but_not_subscribed(&self, group: &str, topic: &str) -> bool {
+        self.consumers
+            .with_group(group, |g| !g.subscriptions.is_empty() && !g.subscriptions.contains_key(topic))
+            .unwrap_or(false)
+    }
+
     fn mq_json(&self, topic: &str, queue_id: i32) -> Value {
         json!({"brokerName": self.cfg().broker_name, "queueId": queue_id, "topic": topic})
     }
@@ -55,12 +63,7 @@ impl Broker {
         let mut tps = 0.0;
         for topic in topics {
             let Some(tc) = self.topics.get(&topic) else { continue };
-            // A group that is online but not subscribed to this topic is skipped.
-            let skip = self
-                .consumers
-                .with_group(group, |g| !g.subscriptions.is_empty() && !g.subscriptions.contains_key(&topic))
-                .unwrap_or(false);
-            if skip {
+            if self.online_but_not_subscribed(group, &topic) {
                 continue;
             }
             for q in 0..tc.read_queue_nums {
@@ -190,14 +193,8 @@ impl Broker {
             if self.topics.get(&topic).is_none() {
                 continue;
             }
-            if !offline {
-                let skip = self
-                    .consumers
-                    .with_group(src, |g| !g.subscriptions.is_empty() && !g.subscriptions.contains_key(&topic))
-                    .unwrap_or(false);
-                if skip {
-                    continue;
-                }
+            if !offline && self.online_but_not_subscribed(src, &topic) {
+                continue;
             }
             self.offsets.clone_offset(src, dest, &topic);
         }

@@ -26,13 +26,8 @@ pub struct ConsumerOffsetManager {
 impl ConsumerOffsetManager {
     pub fn load(path: PathBuf) -> Self {
         let mut table = HashMap::new();
-        match config_file::load(&path) {
-            Ok(Some(text)) => match fastjson::parse::<OffsetWrapper>(text.as_bytes()) {
-                Ok(w) => table.extend(w.offset_table),
-                Err(e) => tracing::error!(path = %path.display(), "consumerOffset.json unreadable: {e}"),
-            },
-            Ok(None) => {}
-            Err(e) => tracing::error!(path = %path.display(), "cannot read consumerOffset.json: {e}"),
+        if let Some(w) = config_file::load_json::<OffsetWrapper>(&path) {
+            table.extend(w.offset_table);
         }
         ConsumerOffsetManager { path, table: Mutex::new(table) }
     }
@@ -91,10 +86,7 @@ impl ConsumerOffsetManager {
     }
 
     pub fn persist(&self) {
-        let text = self.to_json();
-        if let Err(e) = config_file::persist(&self.path, &text) {
-            tracing::error!(path = %self.path.display(), "persisting consumer offsets failed: {e}");
-        }
+        config_file::persist_logged(&self.path, &self.to_json());
     }
 }
 

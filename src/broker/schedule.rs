@@ -32,16 +32,7 @@ pub struct ScheduleMessageService {
 
 impl ScheduleMessageService {
     pub fn load(path: PathBuf) -> Self {
-        let offsets = match config_file::load(&path) {
-            Ok(Some(text)) => match fastjson::parse::<DelayOffsetWrapper>(text.as_bytes()) {
-                Ok(w) => w.offset_table,
-                Err(e) => {
-                    tracing::error!(path = %path.display(), "delayOffset.json unreadable: {e}");
-                    BTreeMap::new()
-                }
-            },
-            _ => BTreeMap::new(),
-        };
+        let offsets = config_file::load_json::<DelayOffsetWrapper>(&path).map(|w| w.offset_table).unwrap_or_default();
         ScheduleMessageService { path, offsets: Mutex::new(offsets) }
     }
 
@@ -59,9 +50,7 @@ impl ScheduleMessageService {
     }
 
     pub fn persist(&self) {
-        if let Err(e) = config_file::persist(&self.path, &self.to_json()) {
-            tracing::error!(path = %self.path.display(), "persisting delay offsets failed: {e}");
-        }
+        config_file::persist_logged(&self.path, &self.to_json());
     }
 }
 

@@ -8,7 +8,6 @@ use std::sync::RwLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::fastjson;
 use crate::protocol::topic::DataVersion;
 use crate::store::{config_file, now_ms};
 
@@ -91,16 +90,9 @@ impl SubscriptionGroupManager {
         let mut table: BTreeMap<String, SubscriptionGroupConfig> =
             SYSTEM_GROUPS.iter().map(|g| (g.to_string(), SubscriptionGroupConfig::new(g))).collect();
         let mut data_version = DataVersion::new(now_ms());
-        match config_file::load(&path) {
-            Ok(Some(text)) => match fastjson::parse::<Wrapper>(text.as_bytes()) {
-                Ok(w) => {
-                    data_version = w.data_version;
-                    table.extend(w.subscription_group_table);
-                }
-                Err(e) => tracing::error!(path = %path.display(), "subscriptionGroup.json unreadable: {e}"),
-            },
-            Ok(None) => {}
-            Err(e) => tracing::error!(path = %path.display(), "cannot read subscriptionGroup.json: {e}"),
+        if let Some(w) = config_file::load_json::<Wrapper>(&path) {
+            data_version = w.data_version;
+            table.extend(w.subscription_group_table);
         }
         SubscriptionGroupManager {
             path,
@@ -134,9 +126,7 @@ impl SubscriptionGroupManager {
             inner.data_version.next(now_ms());
             serde_json::to_string(&*inner).unwrap()
         };
-        if let Err(e) = config_file::persist(&self.path, &text) {
-            tracing::error!(path = %self.path.display(), "persisting subscriptionGroup.json failed: {e}");
-        }
+        config_file::persist_logged(&self.path, &text);
     }
 
     pub fn delete(&self, group: &str) -> bool {
@@ -148,9 +138,7 @@ impl SubscriptionGroupManager {
             inner.data_version.next(now_ms());
             serde_json::to_string(&*inner).unwrap()
         };
-        if let Err(e) = config_file::persist(&self.path, &text) {
-            tracing::error!(path = %self.path.display(), "persisting subscriptionGroup.json failed: {e}");
-        }
+        config_file::persist_logged(&self.path, &text);
         true
     }
 

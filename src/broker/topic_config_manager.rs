@@ -54,16 +54,9 @@ impl TopicConfigManager {
         }
         let path = cfg.config_dir().join("topics.json");
         let mut data_version = DataVersion::new(now_ms());
-        match config_file::load(&path) {
-            Ok(Some(text)) => match fastjson::parse::<TopicConfigSerializeWrapper>(text.as_bytes()) {
-                Ok(saved) => {
-                    data_version = saved.data_version;
-                    table.extend(saved.topic_config_table);
-                }
-                Err(e) => tracing::error!(path = %path.display(), "topics.json unreadable, starting without it: {e}"),
-            },
-            Ok(None) => {}
-            Err(e) => tracing::error!(path = %path.display(), "cannot read topics.json: {e}"),
+        if let Some(saved) = config_file::load_json::<TopicConfigSerializeWrapper>(&path) {
+            data_version = saved.data_version;
+            table.extend(saved.topic_config_table);
         }
         TopicConfigManager {
             path,
@@ -148,9 +141,7 @@ impl TopicConfigManager {
     }
 
     fn persist(&self, text: &str) {
-        if let Err(e) = config_file::persist(&self.path, text) {
-            tracing::error!(path = %self.path.display(), "persisting topics.json failed: {e}");
-        }
+        config_file::persist_logged(&self.path, text);
     }
 }
 

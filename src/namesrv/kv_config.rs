@@ -6,7 +6,6 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::fastjson;
 use crate::store::config_file;
 
 #[derive(Default, Serialize, Deserialize)]
@@ -22,16 +21,7 @@ pub struct KvConfigManager {
 
 impl KvConfigManager {
     pub fn load(path: PathBuf) -> Self {
-        let table = match config_file::load(&path) {
-            Ok(Some(text)) => match fastjson::parse::<KvConfigWrapper>(text.as_bytes()) {
-                Ok(w) => w.config_table,
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), "ignoring unreadable kv config: {e}");
-                    BTreeMap::new()
-                }
-            },
-            _ => BTreeMap::new(),
-        };
+        let table = config_file::load_json::<KvConfigWrapper>(&path).map(|w| w.config_table).unwrap_or_default();
         KvConfigManager { path, table: Mutex::new(table) }
     }
 
@@ -64,8 +54,6 @@ impl KvConfigManager {
     }
 
     fn persist(&self, text: &str) {
-        if let Err(e) = config_file::persist(&self.path, text) {
-            tracing::error!(path = %self.path.display(), "persisting kv config failed: {e}");
-        }
+        config_file::persist_logged(&self.path, text);
     }
 }

@@ -29,17 +29,30 @@ pub fn persist_bytes(path: &Path, data: &[u8]) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Reads the file, or its `.bak` when the file is missing or empty.
-pub fn load(path: &Path) -> Result<Option<String>, StoreError> {
+/// Reads and parses a metadata file, falling back to its `.bak` when the
+/// file is missing, empty or unparsable (`ConfigManager.load` / `loadBak`).
+/// None (logged) when neither yields a value.
+pub fn load_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
     for p in [path.to_path_buf(), with_suffix(path, ".bak")] {
-        match std::fs::read_to_string(&p) {
-            Ok(s) if !s.trim().is_empty() => return Ok(Some(s)),
-            Ok(_) => continue,
+        match std::fs::read(&p) {
+            Ok(b) if b.iter().all(u8::is_ascii_whitespace) => continue,
+            Ok(b) => match crate::protocol::fastjson::parse::<T>(&b) {
+                Ok(v) => return Some(v),
+                Err(e) => tracing::error!(path = %p.display(), "metadata file unreadable: {e}"),
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e.into()),
+            Err(e) => tracing::error!(path = %p.display(), "cannot read metadata file: {e}"),
         }
     }
-    Ok(None)
+    None
+}
+
+/// Persists, logging a failure: a metadata write must not fail the request
+/// that caused it (the next periodic or shutdown write retries).
+pub fn persist_logged(path: &Path, text: &str) {
+    if let Err(e) = persist(path, text) {
+        tracing::error!(path = %path.display(), "persisting metadata failed: {e}");
+    }
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -58,9 +71,12 @@ mod tests {
         let p = dir.path().join("config/topics.json");
         persist(&p, "{\"a\":1}").unwrap();
         persist(&p, "{\"a\":2}").unwrap();
-        assert_eq!(load(&p).unwrap().unwrap(), "{\"a\":2}");
+        let load = |p: &Path| load_json::<serde_json::Value>(p).map(|v| v["a"].as_i64().unwrap());
+        assert_eq!(load(&p), Some(2));
         std::fs::write(&p, "").unwrap();
-        assert_eq!(load(&p).unwrap().unwrap(), "{\"a\":1}");
-        assert!(load(&dir.path().join("none.json")).unwrap().is_none());
+        assert_eq!(load(&p), Some(1), "an empty file falls back to .bak");
+        std::fs::write(&p, "{\"a\":").unwrap();
+        assert_eq!(load(&p), Some(1), "a torn file falls back to .bak");
+        assert_eq!(load(&dir.path().join("none.json")), None);
     }
 }
