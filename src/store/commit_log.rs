@@ -174,6 +174,10 @@ impl CommitLog {
         true
     }
 
+    pub fn release_cold(&self, keep: usize) {
+        self.files.read().unwrap().release_cold(keep);
+    }
+
     /// Deletes segments (never the newest) while `expired` says so.
     pub fn delete_front_while(&self, expired: impl FnMut(&MappedFile) -> bool) -> usize {
         self.files.write().unwrap().delete_front_while(expired)

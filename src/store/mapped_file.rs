@@ -19,6 +19,8 @@ pub struct MappedFile {
     wrote: AtomicUsize,
     /// Bytes known to be flushed.
     flushed: AtomicUsize,
+    /// Bytes whose pages were dropped from this process's page tables.
+    released: AtomicUsize,
 }
 
 // SAFETY: the mapping is only written by the single appender (callers hold the
@@ -75,6 +77,7 @@ impl MappedFile {
             map,
             wrote: AtomicUsize::new(0),
             flushed: AtomicUsize::new(0),
+            released: AtomicUsize::new(0),
         })
     }
 
@@ -144,6 +147,25 @@ impl MappedFile {
         }
         // SAFETY: in bounds; only used before the file is shared with readers.
         Some(unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(pos), len) })
+    }
+
+    /// Drops the pages below `upto` from this process's page tables. The
+    /// data stays in the page cache (the mapping is shared and file-backed),
+    /// so a later read just maps it again; resident memory stays bounded by
+    /// the hot tail instead of growing with everything ever written.
+    pub fn release_below(&self, upto: usize) {
+        const PAGE: usize = 4096;
+        let upto = upto.min(self.flushed.load(Ordering::Acquire)) / PAGE * PAGE;
+        let from = self.released.load(Ordering::Acquire);
+        if upto <= from {
+            return;
+        }
+        // SAFETY: MADV_DONTNEED on a shared file mapping only unmaps pages;
+        // their contents remain in the page cache and the file.
+        let r = unsafe { self.map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, upto - from) };
+        if r.is_ok() {
+            self.released.store(upto, Ordering::Release);
+        }
     }
 
     /// Flushes written-but-unflushed bytes to disk.
@@ -263,6 +285,20 @@ impl MappedFileQueue {
             f.flush()?;
         }
         Ok(())
+    }
+
+    /// Releases the pages of everything more than `keep` bytes behind the
+    /// write position (see `MappedFile::release_below`).
+    pub fn release_cold(&self, keep: usize) {
+        let end = self.max_offset();
+        let cold_end = end - keep as i64;
+        for f in &self.files {
+            if f.start() >= cold_end {
+                break;
+            }
+            let upto = ((cold_end - f.start()) as usize).min(f.size());
+            f.release_below(upto);
+        }
     }
 
     /// Removes segments from the front while `expired(file)` holds, never the

@@ -191,6 +191,11 @@ impl<F: Fn(i64) -> bool> MessageMatcher for F {
     }
 }
 
+/// How much of the commit log's newest data stays mapped in this process;
+/// older pages are left to the page cache (consumers near the tail, the
+/// common case, read without a fault).
+const HOT_TAIL_BYTES: usize = 16 << 20;
+
 /// Limits of one pull, as the Java store's in-memory transfer limits.
 const MAX_TRANSFER_BYTES: usize = 256 * 1024;
 const MAX_TRANSFER_COUNT: usize = 32;
@@ -319,6 +324,7 @@ impl MessageStore {
                 }
                 Err(e) => tracing::error!("commit log flush failed: {e}"),
             }
+            self.commit_log.release_cold(HOT_TAIL_BYTES);
             if last_cq_flush.elapsed() >= Duration::from_secs(1) {
                 last_cq_flush = std::time::Instant::now();
                 for cq in self.all_consume_queues() {
