@@ -74,6 +74,10 @@ impl Broker {
         store.set_arrival_listener(move |topic, queue_id, max_offset| hold.notify(topic, queue_id, max_offset));
         let topics = TopicConfigManager::load(&config);
         let offsets = ConsumerOffsetManager::load(config.config_dir().join("consumerOffset.json"));
+        // After a crash the store may have cut a torn tail: no offset may point past the data.
+        if offsets.clamp_to(|topic, q| store.max_offset_in_queue(topic, q)) > 0 {
+            offsets.persist();
+        }
         let subscription_groups = SubscriptionGroupManager::load(
             config.config_dir().join("subscriptionGroup.json"),
             config.auto_create_subscription_group,

@@ -60,6 +60,25 @@ impl ConsumerOffsetManager {
             .collect()
     }
 
+    /// Lowers every committed offset above its queue's `max(topic, queue)`
+    /// (the store lost a torn tail in a crash); returns how many moved.
+    pub fn clamp_to(&self, max: impl Fn(&str, i32) -> i64) -> usize {
+        let mut moved = 0;
+        let mut t = self.table.lock().unwrap();
+        for (key, queues) in t.iter_mut() {
+            let topic = key.split_once(TOPIC_GROUP_SEPARATOR).map_or(key.as_str(), |(t, _)| t);
+            for (q, off) in queues.iter_mut() {
+                let m = max(topic, *q);
+                if *off > m {
+                    tracing::warn!(key = %key, queue = q, offset = *off, max = m, "consumer offset beyond the queue's end clamped");
+                    *off = m;
+                    moved += 1;
+                }
+            }
+        }
+        moved
+    }
+
     pub fn remove_group(&self, group: &str) {
         let suffix = format!("{TOPIC_GROUP_SEPARATOR}{group}");
         self.table.lock().unwrap().retain(|k, _| !k.ends_with(&suffix));
@@ -108,5 +127,7 @@ mod tests {
         let m = ConsumerOffsetManager::load(path);
         assert_eq!(m.query("G", "T", 3), 9);
         assert_eq!(m.topic_groups(), vec![("T".to_string(), "G".to_string())]);
+        assert_eq!(m.clamp_to(|_, q| if q == 3 { 4 } else { 100 }), 1);
+        assert_eq!((m.query("G", "T", 0), m.query("G", "T", 3)), (5, 4));
     }
 }
