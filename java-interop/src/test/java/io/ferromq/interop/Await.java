@@ -57,6 +57,29 @@ public final class Await {
         }, state);
     }
 
+    /**
+     * Watches {@code violation} for {@code period} and fails as soon as it holds: for asserting
+     * that something does not happen (a message that must never be delivered) over a bounded
+     * observation window.
+     */
+    public static void never(String what, Duration period, BooleanSupplier violation, Supplier<String> state) {
+        long deadline = System.nanoTime() + period.toNanos();
+        while (true) {
+            if (violation.getAsBoolean()) {
+                fail(what + stateSuffix(state));
+            }
+            if (System.nanoTime() - deadline > 0) {
+                return;
+            }
+            try {
+                Thread.sleep(POLL_MS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                fail("interrupted while watching that " + what + " does not happen" + stateSuffix(state));
+            }
+        }
+    }
+
     private static String stateSuffix(Supplier<String> state) {
         String s;
         try {

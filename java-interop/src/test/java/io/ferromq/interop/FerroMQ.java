@@ -42,6 +42,8 @@ import org.apache.rocketmq.client.consumer.DefaultMQPullConsumer;
 import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.client.exception.MQClientException;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
+import org.apache.rocketmq.client.producer.TransactionListener;
+import org.apache.rocketmq.client.producer.TransactionMQProducer;
 import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
 
 /**
@@ -383,6 +385,38 @@ public final class FerroMQ implements AutoCloseable {
     }
 
     /**
+     * A started transactional producer in {@code group} (several instances may share a group),
+     * with its own client instance and the same createTopicKey handling as {@link #startProducer()}.
+     */
+    public TransactionMQProducer startTransactionProducer(String group, TransactionListener listener)
+        throws MQClientException {
+        TransactionMQProducer producer = new TransactionMQProducer(group);
+        producer.setNamesrvAddr(namesrvAddr());
+        producer.setInstanceName(uniqueInstanceName());
+        String createTopicKey = System.getProperty("interop.createTopicKey", "TBW102");
+        if (!createTopicKey.isEmpty()) {
+            producer.setCreateTopicKey(createTopicKey);
+        }
+        producer.setTransactionListener(listener);
+        producer.start();
+        clients.push(producer::shutdown);
+        return producer;
+    }
+
+    /**
+     * Registers something (typically a client created by the test itself, such as a client class
+     * that only some client versions have) to be closed by {@link #close()}, before the server stops.
+     */
+    public void onClose(AutoCloseable closer) {
+        clients.push(closer);
+    }
+
+    /** A client instance name not used by any other client of this JVM. */
+    public String newInstanceName() {
+        return uniqueInstanceName();
+    }
+
+    /**
      * A push consumer in {@code group} (not started: subscribe, register a listener, then
      * start()), consuming from the first offset, with its own client instance.
      */
@@ -396,9 +430,14 @@ public final class FerroMQ implements AutoCloseable {
     }
 
     /** A started pull consumer in a fresh group. */
-    @SuppressWarnings("deprecation")
     public DefaultMQPullConsumer startPullConsumer() throws MQClientException {
-        DefaultMQPullConsumer consumer = new DefaultMQPullConsumer(uniqueName("PULLG"));
+        return startPullConsumer(uniqueName("PULLG"));
+    }
+
+    /** A started pull consumer in {@code group}, with its own client instance. */
+    @SuppressWarnings("deprecation")
+    public DefaultMQPullConsumer startPullConsumer(String group) throws MQClientException {
+        DefaultMQPullConsumer consumer = new DefaultMQPullConsumer(group);
         consumer.setNamesrvAddr(namesrvAddr());
         consumer.setInstanceName(uniqueInstanceName());
         consumer.start();
