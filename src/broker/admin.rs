@@ -102,7 +102,8 @@ impl Broker {
             ("queryThreadPoolQueueHeadWaitTimeMills", "0".into()),
             ("earliestMessageTimeStamp", self.store.earliest_store_time().to_string()),
             ("startAcceptSendRequestTimeStamp", "0".into()),
-            ("remainTransientStoreBufferNumbs", "0".into()),
+            // The Java store's answer when the transient store pool is off.
+            ("remainTransientStoreBufferNumbs", i32::MAX.to_string()),
             ("remainHowManyDataToFlush", "0 B".into()),
             ("commitLogDiskRatio", usage(&cfg.commit_log_dir).to_string()),
             ("consumeQueueDiskRatio", usage(&cfg.store_root).to_string()),
@@ -113,6 +114,11 @@ impl Broker {
         for (k, v) in kv {
             table.insert(k.to_string(), v);
         }
+        // Per commit log path, as the Java store lists each of its paths.
+        table.insert(
+            format!("commitLogDiskRatio_{}", cfg.commit_log_dir.display()),
+            usage(&cfg.commit_log_dir).to_string(),
+        );
         let body = serde_json::to_vec(&serde_json::json!({ "table": table })).unwrap();
         Ok(RemotingCommand::response_to(req, response::SUCCESS, None).with_body(body))
     }

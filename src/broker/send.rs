@@ -16,14 +16,21 @@ use crate::store::{FlushDiskType, PutResult, StoreError};
 
 impl Broker {
     pub(super) async fn send_message(&self, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-        let result = self.do_send(conn, req, false);
-        let result = self.await_flush(req, result).await;
-        Ok(self.finish_send(req, result))
+        self.timed_send(conn, req, false).await
     }
 
     pub(super) async fn send_batch_message(&self, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-        let result = self.do_send(conn, req, true);
+        self.timed_send(conn, req, true).await
+    }
+
+    async fn timed_send(&self, conn: &ConnectionHandle, req: &RemotingCommand, batch: bool) -> BrokerResult<RemotingCommand> {
+        let started = std::time::Instant::now();
+        let result = self.do_send(conn, req, batch);
         let result = self.await_flush(req, result).await;
+        match &result {
+            Ok(_) => self.stats.on_put_time(started.elapsed().as_millis() as u64),
+            Err(_) => self.stats.on_put_failed(),
+        }
         Ok(self.finish_send(req, result))
     }
 

@@ -14,6 +14,13 @@ pub const GROUP_GET_NUMS: &str = "GROUP_GET_NUMS";
 pub const GROUP_GET_SIZE: &str = "GROUP_GET_SIZE";
 const DAY_SECS: u64 = 86_400;
 
+/// `StoreStatsService`'s put-time buckets (upper bounds in ms, last unbounded).
+const PUT_TIME_DESC: [&str; 13] = [
+    "[<=0ms]", "[0~10ms]", "[10~50ms]", "[50~100ms]", "[100~200ms]", "[200~500ms]", "[500ms~1s]", "[1~2s]",
+    "[2~3s]", "[3~4s]", "[4~5s]", "[5~10s]", "[10s~]",
+];
+const PUT_TIME_BOUNDS: [u64; 12] = [0, 10, 50, 100, 200, 500, 1000, 2000, 3000, 4000, 5000, 10000];
+
 #[derive(Default)]
 struct StatsItem {
     /// (second since start, value added, times added) per active second.
@@ -57,6 +64,9 @@ pub struct BrokerStats {
     get_found: AtomicU64,
     get_miss: AtomicU64,
     get_transferred: AtomicU64,
+    put_failed: AtomicU64,
+    put_time_max_ms: AtomicU64,
+    put_time_buckets: [AtomicU64; 13],
     /// One sample per second: (second, put, found, miss, transferred).
     samples: Mutex<VecDeque<(u64, u64, u64, u64, u64)>>,
     /// Stats name → key → item.
@@ -73,6 +83,9 @@ impl Default for BrokerStats {
             get_found: AtomicU64::new(0),
             get_miss: AtomicU64::new(0),
             get_transferred: AtomicU64::new(0),
+            put_failed: AtomicU64::new(0),
+            put_time_max_ms: AtomicU64::new(0),
+            put_time_buckets: Default::default(),
             samples: Mutex::new(VecDeque::new()),
             items: Mutex::new(HashMap::new()),
         }
@@ -99,6 +112,34 @@ impl BrokerStats {
         self.put_size_total.fetch_add(bytes, Ordering::Relaxed);
         self.add_item(TOPIC_PUT_NUMS, topic, msgs);
         self.add_item(TOPIC_PUT_SIZE, topic, bytes);
+    }
+
+    /// Records how long a put took (store write plus any flush wait).
+    pub fn on_put_time(&self, ms: u64) {
+        self.put_time_max_ms.fetch_max(ms, Ordering::Relaxed);
+        let i = PUT_TIME_BOUNDS.iter().position(|b| ms <= *b).unwrap_or(PUT_TIME_BOUNDS.len());
+        self.put_time_buckets[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn on_put_failed(&self) {
+        self.put_failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The put time below which `p` of all puts fall, in ms (bucket bound).
+    fn put_latency(&self, p: f64) -> f64 {
+        let counts: Vec<u64> = self.put_time_buckets.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return 0.0;
+        }
+        let mut seen = 0;
+        for (i, c) in counts.iter().enumerate() {
+            seen += c;
+            if seen as f64 >= total as f64 * p {
+                return PUT_TIME_BOUNDS.get(i).copied().unwrap_or(10_000) as f64;
+            }
+        }
+        10_000.0
     }
 
     pub fn on_get(&self, topic: &str, group: &str, msgs: u64, bytes: u64) {
@@ -161,6 +202,20 @@ impl BrokerStats {
             ("putMessageSizeTotal".into(), size.to_string()),
             ("putMessageAverageSize".into(), format!("{:.2}", if put > 0 { size as f64 / put as f64 } else { 0.0 })),
             ("putTps".into(), self.put_tps()),
+            ("putMessageEntireTimeMax".into(), self.put_time_max_ms.load(Ordering::Relaxed).to_string()),
+            ("putMessageFailedTimes".into(), self.put_failed.load(Ordering::Relaxed).to_string()),
+            (
+                "putMessageDistributeTime".into(),
+                PUT_TIME_DESC
+                    .iter()
+                    .zip(&self.put_time_buckets)
+                    .map(|(d, c)| format!("{d}:{} ", c.load(Ordering::Relaxed)))
+                    .collect(),
+            ),
+            ("putLatency99".into(), format!("{:.2}", self.put_latency(0.99))),
+            ("putLatency999".into(), format!("{:.2}", self.put_latency(0.999))),
+            ("dispatchMaxBuffer".into(), "0".into()),
+            ("getMessageEntireTimeMax".into(), "0".into()),
             ("getFoundTps".into(), self.tps(|s| s.2)),
             ("getMissTps".into(), self.tps(|s| s.3)),
             ("getTotalTps".into(), self.tps(total_get)),

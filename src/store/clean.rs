@@ -17,6 +17,8 @@ const DELETE_BATCH_MAX: usize = 10;
 /// Used fraction (0..1) of the filesystem holding `path`.
 pub fn disk_usage(path: &Path) -> Option<f64> {
     use std::os::unix::ffi::OsStrExt;
+    // A directory not created yet lives on its nearest existing ancestor's filesystem.
+    let path = path.ancestors().find(|p| p.exists())?;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: valid NUL-terminated path and a properly sized out-parameter.
