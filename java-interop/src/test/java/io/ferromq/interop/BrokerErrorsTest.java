@@ -78,4 +78,28 @@ class BrokerErrorsTest {
             () -> producer.send(new Message(topic, "TagA", "hello".getBytes(UTF_8))));
         assertTrue(again.getMessage().contains("No route info"), again.getMessage());
     }
+
+    /**
+     * Stock client 4.3.0 models new topics on "AUTO_CREATE_TOPIC_KEY" (its createTopicKey
+     * default) instead of TBW102. ferromq serves that key topic too, so such a producer
+     * auto-creates topics with no setting; Apache 4.9.7 has only TBW102 (there the send fails
+     * with "No route info"), so this test is ferromq's.
+     */
+    @Test
+    void producerUsingTheAutoCreateTopicKeyOf430CreatesTopics(FerroMQ mq) throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(mq.target() == FerroMQ.Target.FERROMQ,
+            "Apache 4.9.7 has no AUTO_CREATE_TOPIC_KEY topic");
+        String topic = mq.uniqueName("Key430");
+        DefaultMQProducer producer = mq.startProducer(p -> p.setCreateTopicKey("AUTO_CREATE_TOPIC_KEY"));
+        SendResult r = producer.send(new Message(topic, "TagA", "k", "auto".getBytes(UTF_8)));
+        assertEquals(SendStatus.SEND_OK, r.getSendStatus(), "send to a new topic: " + r);
+
+        DefaultMQPushConsumer consumer = mq.newPushConsumer(mq.uniqueName("CG"));
+        Inbox inbox = new Inbox();
+        consumer.subscribe(topic, "*");
+        consumer.registerMessageListener(inbox);
+        consumer.start();
+        inbox.awaitCount(1, RECEIVE_TIMEOUT);
+        assertEquals(List.of("auto"), inbox.messages().stream().map(Inbox::body).collect(Collectors.toList()));
+    }
 }
