@@ -10,15 +10,7 @@ use crate::protocol::topic::TopicConfig;
 
 /// "Total : 252.0 GiB, Free : 80.1 GiB." as `MixAll.humanReadableByteCount` writes it.
 fn disk_capacity(path: &std::path::Path) -> String {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { return String::new() };
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: valid path and out-parameter.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return String::new();
-    }
-    let total = st.f_blocks as u64 * st.f_frsize as u64;
-    let free = st.f_bavail as u64 * st.f_frsize as u64;
+    let Some((total, free)) = crate::store::os::disk_space(path) else { return String::new() };
     format!("Total : {}, Free : {}.", human_bytes(total), human_bytes(free))
 }
 
@@ -83,7 +75,7 @@ impl Broker {
     pub(super) fn get_broker_runtime_info(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let mut table: std::collections::BTreeMap<String, String> = self.stats.runtime_info().into_iter().collect();
         let cfg = self.cfg();
-        let usage = |p: &std::path::Path| crate::store::clean::disk_usage(p).unwrap_or(0.0);
+        let usage = |p: &std::path::Path| crate::store::os::disk_usage(p).unwrap_or(0.0);
         let kv = [
             ("brokerVersionDesc", "V4_9_7".to_string()),
             ("brokerVersion", crate::remoting::command::SERVER_VERSION.to_string()),

@@ -231,7 +231,7 @@ fn waits_for_store(req: &RemotingCommand) -> bool {
 impl Broker {
     /// `diskUtil()` as the Java broker words it in its remark.
     fn disk_util(&self) -> String {
-        let pct = |p: &std::path::Path| crate::store::clean::disk_usage(p).unwrap_or(0.0) * 100.0;
+        let pct = |p: &std::path::Path| crate::store::os::disk_usage(p).unwrap_or(0.0) * 100.0;
         format!(
             "CL: {:5.2} CQ: {:5.2} INDEX: {:5.2}",
             pct(&self.cfg().commit_log_dir),

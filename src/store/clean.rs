@@ -3,7 +3,6 @@
 //! delete commit log files older than `fileReservedTime` at `deleteWhen`
 //! (or at once when the disk fills), and trim consume queues to match.
 
-use std::path::Path;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
@@ -14,30 +13,11 @@ const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// `deleteCommitLogFilesBatchMax`.
 const DELETE_BATCH_MAX: usize = 10;
 
-/// Used fraction (0..1) of the filesystem holding `path`.
-pub fn disk_usage(path: &Path) -> Option<f64> {
-    use std::os::unix::ffi::OsStrExt;
-    // A directory not created yet lives on its nearest existing ancestor's filesystem.
-    let path = path.ancestors().find(|p| p.exists())?;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: valid NUL-terminated path and a properly sized out-parameter.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 || st.f_blocks == 0 {
-        return None;
-    }
-    let total = st.f_blocks as f64;
-    let free = st.f_bavail as f64;
-    Some((total - free) / total)
-}
+use super::os::disk_usage;
 
 fn local_hour() -> u32 {
-    // SAFETY: localtime_r writes into the provided struct only.
-    unsafe {
-        let t = libc::time(std::ptr::null_mut());
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&t, &mut tm);
-        tm.tm_hour as u32
-    }
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    super::os::local_time(now).tm_hour as u32
 }
 
 pub(super) fn spawn(store: &Arc<MessageStore>) {

@@ -257,14 +257,7 @@ impl IndexService {
 
 /// Index files are named by creation time, `yyyyMMddHHmmssSSS` (local time).
 fn file_name_for(ts_ms: i64) -> String {
-    let secs = ts_ms / 1000;
-    // SAFETY: localtime_r only writes the struct passed in.
-    let tm = unsafe {
-        let t = secs as libc::time_t;
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&t, &mut tm);
-        tm
-    };
+    let tm = super::os::local_time(ts_ms / 1000);
     format!(
         "{:04}{:02}{:02}{:02}{:02}{:02}{:03}",
         tm.tm_year + 1900,

@@ -7,6 +7,7 @@ pub mod commit_log;
 pub mod config_file;
 pub mod consume_queue;
 pub mod index;
+pub mod os;
 pub mod mapped_file;
 
 use std::collections::HashMap;
