@@ -83,15 +83,10 @@ impl Broker {
         let inner = MessageInner {
             topic,
             queue_id,
-            flag: msg.flag,
-            sys_flag: msg.sys_flag,
-            body: msg.body.clone(),
             properties: props,
-            born_timestamp: msg.born_timestamp,
-            born_host: msg.born_host,
-            store_host: msg.store_host,
             reconsume_times: msg.reconsume_times + 1,
             prepared_transaction_offset: 0,
+            ..msg.to_inner()
         };
         self.store.put_message(&inner).map_err(|err| {
             tracing::error!("send back failed: {err}");

@@ -60,19 +60,7 @@ pub fn message_timeup(m: &MessageExt) -> Option<MessageInner> {
     props.remove(property::DELAY_TIME_LEVEL);
     let topic = props.get(property::REAL_TOPIC)?.to_string();
     let queue_id = props.get(property::REAL_QUEUE_ID)?.parse().ok()?;
-    Some(MessageInner {
-        topic,
-        queue_id,
-        flag: m.flag,
-        sys_flag: m.sys_flag,
-        body: m.body.clone(),
-        properties: props,
-        born_timestamp: m.born_timestamp,
-        born_host: m.born_host,
-        store_host: m.store_host,
-        reconsume_times: m.reconsume_times,
-        prepared_transaction_offset: m.prepared_transaction_offset,
-    })
+    Some(MessageInner { topic, queue_id, properties: props, ..m.to_inner() })
 }
 
 impl Broker {

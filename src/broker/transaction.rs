@@ -217,20 +217,7 @@ impl Broker {
             if producer.is_some() {
                 copy.properties.put(TRANSACTION_CHECK_TIMES, (checks + 1).to_string());
             }
-            let inner = MessageInner {
-                topic: copy.topic.clone(),
-                queue_id: copy.queue_id,
-                flag: copy.flag,
-                sys_flag: copy.sys_flag,
-                body: copy.body.clone(),
-                properties: copy.properties.clone(),
-                born_timestamp: copy.born_timestamp,
-                born_host: copy.born_host,
-                store_host: copy.store_host,
-                reconsume_times: copy.reconsume_times,
-                prepared_transaction_offset: copy.prepared_transaction_offset,
-            };
-            let put = match self.store.put_message(&inner) {
+            let put = match self.store.put_message(&copy.to_inner()) {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!("putting back half message failed, retrying next round: {e}");
@@ -269,15 +256,8 @@ impl Broker {
         let inner = MessageInner {
             topic: topics::TRANS_CHECK_MAX_TIME_TOPIC.to_string(),
             queue_id: 0,
-            flag: half.flag,
-            sys_flag: half.sys_flag,
-            body: half.body.clone(),
-            properties: half.properties.clone(),
-            born_timestamp: half.born_timestamp,
-            born_host: half.born_host,
-            store_host: half.store_host,
-            reconsume_times: half.reconsume_times,
             prepared_transaction_offset: 0,
+            ..half.to_inner()
         };
         if let Err(e) = self.store.put_message(&inner) {
             tracing::error!("discarding half message failed: {e}");
@@ -309,15 +289,10 @@ fn end_message_transaction(half: &MessageExt) -> Option<MessageInner> {
     Some(MessageInner {
         topic,
         queue_id,
-        flag: half.flag,
         sys_flag: (half.sys_flag & !sys_flag::TRANSACTION_MASK) | sys_flag::TRANSACTION_COMMIT,
-        body: half.body.clone(),
         properties: props,
-        born_timestamp: half.born_timestamp,
-        born_host: half.born_host,
-        store_host: half.store_host,
-        reconsume_times: half.reconsume_times,
         prepared_transaction_offset: half.commit_log_offset,
+        ..half.to_inner()
     })
 }
 

@@ -459,6 +459,24 @@ impl MessageExt {
     pub fn msg_id(&self) -> String {
         create_message_id(&self.store_host, self.commit_log_offset)
     }
+
+    /// This stored message, to be put again as it is (same topic, queue,
+    /// body, properties, hosts and times); callers change what differs.
+    pub fn to_inner(&self) -> MessageInner {
+        MessageInner {
+            topic: self.topic.clone(),
+            queue_id: self.queue_id,
+            flag: self.flag,
+            sys_flag: self.sys_flag,
+            body: self.body.clone(),
+            properties: self.properties.clone(),
+            born_timestamp: self.born_timestamp,
+            born_host: self.born_host,
+            store_host: self.store_host,
+            reconsume_times: self.reconsume_times,
+            prepared_transaction_offset: self.prepared_transaction_offset,
+        }
+    }
 }
 
 #[cfg(test)]
