@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use ferromq::broker::Broker;
 use ferromq::config::{self, BrokerConfig, NamesrvConfig, Settings};
 use ferromq::namesrv::Namesrv;
+use ferromq::remoting::limits::Budget;
 use ferromq::remoting::server::serve;
 
 #[derive(Parser)]
@@ -88,10 +89,10 @@ async fn bind(port: u16) -> std::io::Result<TcpListener> {
 
 async fn start_namesrv(cfg: NamesrvConfig) -> Result<Arc<Namesrv>, Box<dyn std::error::Error>> {
     let listener = bind(cfg.listen_port).await?;
-    let max_frame = cfg.frame_max_length;
+    let budget = Budget::new(cfg.limits.clone());
     let namesrv = Namesrv::new(cfg);
     namesrv.spawn_broker_scan();
-    tokio::spawn(serve(listener, namesrv.clone(), max_frame));
+    tokio::spawn(serve(listener, namesrv.clone(), budget));
     println!("The Name Server boot success. serializeType=JSON");
     Ok(namesrv)
 }
@@ -99,10 +100,11 @@ async fn start_namesrv(cfg: NamesrvConfig) -> Result<Arc<Namesrv>, Box<dyn std::
 async fn start_broker(cfg: BrokerConfig) -> Result<Arc<Broker>, Box<dyn std::error::Error>> {
     let main = bind(cfg.listen_port).await?;
     let fast = bind(cfg.fast_listen_port()).await?;
-    let max_frame = cfg.frame_max_length;
+    // One budget for both ports: the connection cap counts them together.
+    let budget = Budget::new(cfg.limits.clone());
     let broker = Broker::open(cfg)?;
-    tokio::spawn(serve(main, broker.clone(), max_frame));
-    tokio::spawn(serve(fast, broker.clone(), max_frame));
+    tokio::spawn(serve(main, broker.clone(), budget.clone()));
+    tokio::spawn(serve(fast, broker.clone(), budget));
     if !broker.register_all().await && !broker.cfg().namesrv_addrs.is_empty() {
         tracing::warn!("no name server accepted the registration yet; retrying every period");
     }

@@ -28,32 +28,32 @@ use crate::remoting::RemotingCommand;
 impl Broker {
     pub(super) fn get_max_offset(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let e = Ext::of(req);
-        let offset = self.store.max_offset_in_queue(e.str("topic")?, e.i32("queueId")?);
+        let offset = self.store.max_offset_in_queue(e.topic("topic")?, e.i32("queueId")?);
         Ok(RemotingCommand::response_to(req, response::SUCCESS, None).with_ext("offset", offset))
     }
 
     pub(super) fn get_min_offset(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let e = Ext::of(req);
-        let offset = self.store.min_offset_in_queue(e.str("topic")?, e.i32("queueId")?);
+        let offset = self.store.min_offset_in_queue(e.topic("topic")?, e.i32("queueId")?);
         Ok(RemotingCommand::response_to(req, response::SUCCESS, None).with_ext("offset", offset))
     }
 
     pub(super) fn search_offset_by_timestamp(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let e = Ext::of(req);
-        let offset = self.store.offset_in_queue_by_time(e.str("topic")?, e.i32("queueId")?, e.i64("timestamp")?);
+        let offset = self.store.offset_in_queue_by_time(e.topic("topic")?, e.i32("queueId")?, e.i64("timestamp")?);
         Ok(RemotingCommand::response_to(req, response::SUCCESS, None).with_ext("offset", offset))
     }
 
     pub(super) fn get_earliest_msg_storetime(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let e = Ext::of(req);
-        let ts = self.store.earliest_message_time(e.str("topic")?, e.i32("queueId")?);
+        let ts = self.store.earliest_message_time(e.topic("topic")?, e.i32("queueId")?);
         Ok(RemotingCommand::response_to(req, response::SUCCESS, None).with_ext("timestamp", ts))
     }
 
     /// UPDATE_AND_CREATE_TOPIC (`AdminBrokerProcessor.updateAndCreateTopic`).
     pub(super) fn update_and_create_topic(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let e = Ext::of(req);
-        let topic = e.str("topic")?;
+        let topic = e.topic("topic")?;
         super::send::validate_topic(topic)?;
         if self.topics.is_system_topic(topic) {
             return Err(BrokerError::new(
@@ -61,7 +61,17 @@ impl Broker {
                 format!("The topic[{topic}] is conflict with system topic."),
             ));
         }
-        let mut tc = TopicConfig::new(topic, e.i32("readQueueNums")?, e.i32("writeQueueNums")?, e.i32("perm")?);
+        let (read, write) = (e.i32("readQueueNums")?, e.i32("writeQueueNums")?);
+        let max = self.cfg().max_queue_nums_per_topic;
+        if !(1..=max).contains(&read) || !(1..=max).contains(&write) {
+            // Every queue costs files and a slot in every route: zero would
+            // swallow sends, and huge counts were a way to fill the disk.
+            return Err(BrokerError::new(
+                response::SYSTEM_ERROR,
+                format!("readQueueNums[{read}] and writeQueueNums[{write}] must be between 1 and {max} (maxQueueNumsPerTopic)"),
+            ));
+        }
+        let mut tc = TopicConfig::new(topic, read, write, e.i32("perm")?);
         tc.topic_filter_type = e.opt_str("topicFilterType").unwrap_or("SINGLE_TAG").to_string();
         tc.topic_sys_flag = e.opt_i32("topicSysFlag")?.unwrap_or(0);
         tc.order = e.bool_or("order", false);

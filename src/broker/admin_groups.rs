@@ -36,7 +36,7 @@ impl Broker {
     }
 
     pub(super) fn get_topic_stats_info(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-        let topic = Ext::of(req).str("topic")?;
+        let topic = Ext::of(req).topic("topic")?;
         let tc = self
             .topics
             .get(topic)
@@ -54,7 +54,7 @@ impl Broker {
 
     pub(super) fn get_consume_stats(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let e = Ext::of(req);
-        let group = e.str("consumerGroup")?;
+        let group = e.group("consumerGroup")?;
         let topics: BTreeSet<String> = match e.opt_str("topic").filter(|t| !t.trim().is_empty()) {
             Some(t) => [t.to_string()].into(),
             None => self.offsets.topic_groups().into_iter().filter(|(_, g)| g == group).map(|(t, _)| t).collect(),
@@ -99,7 +99,7 @@ impl Broker {
     }
 
     pub(super) fn get_consumer_connection_list(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-        let group = Ext::of(req).str("consumerGroup")?;
+        let group = Ext::of(req).group("consumerGroup")?;
         let body = self.consumers.with_group(group, |g| {
             let channels: Vec<_> = g.channels.values().cloned().collect();
             let subs: serde_json::Map<String, Value> =
@@ -119,7 +119,7 @@ impl Broker {
     }
 
     pub(super) fn get_producer_connection_list(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-        let group = Ext::of(req).str("producerGroup")?;
+        let group = Ext::of(req).group("producerGroup")?;
         let channels = self.producers.channels(group);
         if channels.is_empty() {
             return Err(BrokerError::new(response::SYSTEM_ERROR, format!("the producer group[{group}] not exist")));
@@ -129,7 +129,7 @@ impl Broker {
     }
 
     pub(super) fn query_topic_consume_by_who(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-        let topic = Ext::of(req).str("topic")?;
+        let topic = Ext::of(req).topic("topic")?;
         let mut groups: BTreeSet<String> = self.consumers.groups_subscribed_to(topic).into_iter().collect();
         groups.extend(self.offsets.topic_groups().into_iter().filter(|(t, _)| t == topic).map(|(_, g)| g));
         let body = json!({"groupList": groups});
@@ -151,6 +151,13 @@ impl Broker {
     pub(super) fn update_and_create_subscription_group(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let body = req.body.as_deref().ok_or_else(|| ProtocolError::BadBody("subscription group config missing".into()))?;
         let cfg: SubscriptionGroupConfig = fastjson::parse(body)?;
+        crate::protocol::names::check_group(&cfg.group_name)?;
+        if !(0..=self.cfg().max_queue_nums_per_topic).contains(&cfg.retry_queue_nums) {
+            return Err(BrokerError::new(
+                response::SYSTEM_ERROR,
+                format!("retryQueueNums[{}] must be between 0 and {}", cfg.retry_queue_nums, self.cfg().max_queue_nums_per_topic),
+            ));
+        }
         tracing::info!(group = %cfg.group_name, "subscription group created or updated");
         self.subscription_groups.update(cfg);
         Ok(ok(req))
@@ -158,7 +165,7 @@ impl Broker {
 
     pub(super) fn delete_subscription_group(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let e = Ext::of(req);
-        let group = e.str("groupName")?;
+        let group = e.group("groupName")?;
         self.subscription_groups.delete(group);
         if e.bool_or("removeOffset", false) {
             self.offsets.remove_group(group);
@@ -168,7 +175,7 @@ impl Broker {
     }
 
     pub(super) fn delete_topic_in_broker(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-        let topic = Ext::of(req).str("topic")?;
+        let topic = Ext::of(req).topic("topic")?;
         super::send::validate_topic(topic)?;
         if self.topics.is_system_topic(topic) {
             return Err(BrokerError::new(response::SYSTEM_ERROR, format!("The topic[{topic}] is conflict with system topic.")));
@@ -183,7 +190,7 @@ impl Broker {
 
     pub(super) fn clone_group_offset(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let e = Ext::of(req);
-        let (src, dest) = (e.str("srcGroup")?, e.str("destGroup")?);
+        let (src, dest) = (e.group("srcGroup")?, e.group("destGroup")?);
         let offline = e.bool_or("offline", false);
         let topics: Vec<String> = match e.opt_str("topic").filter(|t| !t.trim().is_empty()) {
             Some(t) => vec![t.to_string()],
@@ -206,8 +213,8 @@ impl Broker {
     /// CONSUMER_NOT_ONLINE and mqadmin falls back to updating offsets itself.
     pub(super) fn invoke_broker_to_reset_offset(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let e = Ext::of(req);
-        let topic = e.str("topic")?;
-        let group = e.str("group")?;
+        let topic = e.topic("topic")?;
+        let group = e.group("group")?;
         let timestamp = e.i64("timestamp")?;
         let force = e.bool_or("isForce", false);
         let tc = self.topics.get(topic).ok_or_else(|| {
@@ -255,7 +262,7 @@ impl Broker {
     /// GET_CONSUMER_RUNNING_INFO and CONSUME_MESSAGE_DIRECTLY, relayed to the client.
     pub(super) async fn call_consumer(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let e = Ext::of(req);
-        let group = e.str("consumerGroup")?;
+        let group = e.group("consumerGroup")?;
         let client_id = e.str("clientId")?;
         let channel = self
             .consumers

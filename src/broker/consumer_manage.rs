@@ -17,6 +17,7 @@ impl Broker {
     pub(super) fn heart_beat(&self, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let body = req.body.as_deref().ok_or_else(|| ProtocolError::BadBody("heartbeat without body".into()))?;
         let hb: HeartbeatData = fastjson::parse(body)?;
+        hb.check_names()?;
         let channel = ClientChannelInfo {
             conn: conn.clone(),
             client_id: hb.client_id.clone(),
@@ -58,10 +59,10 @@ impl Broker {
 
     pub(super) fn unregister_client(&self, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let e = Ext::of(req);
-        if let Some(group) = e.opt_str("producerGroup") {
+        if let Some(group) = e.opt_group("producerGroup")? {
             self.producers.unregister(conn.id(), Some(group));
         }
-        if let Some(group) = e.opt_str("consumerGroup") {
+        if let Some(group) = e.opt_group("consumerGroup")? {
             for (g, remaining) in self.consumers.unregister(conn.id(), Some(group)) {
                 if self.cfg().notify_consumer_ids_changed && !remaining.is_empty() {
                     notify_consumer_ids_changed(&g, &remaining);
@@ -72,7 +73,7 @@ impl Broker {
     }
 
     pub(super) fn get_consumer_list_by_group(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-        let group = Ext::of(req).str("consumerGroup")?;
+        let group = Ext::of(req).group("consumerGroup")?;
         let ids = self.consumers.with_group(group, |g| g.client_ids()).unwrap_or_default();
         if ids.is_empty() {
             tracing::warn!(group, "getConsumerListByGroup: no consumer for this group");
@@ -84,7 +85,7 @@ impl Broker {
 
     pub(super) fn query_consumer_offset(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let e = Ext::of(req);
-        let (group, topic, queue_id) = (e.str("consumerGroup")?, e.str("topic")?, e.i32("queueId")?);
+        let (group, topic, queue_id) = (e.group("consumerGroup")?, e.topic("topic")?, e.i32("queueId")?);
         let offset = self.offsets.query(group, topic, queue_id);
         if offset >= 0 {
             return Ok(RemotingCommand::response_to(req, response::SUCCESS, None).with_ext("offset", offset));
@@ -100,7 +101,20 @@ impl Broker {
 
     pub(super) fn update_consumer_offset(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let e = Ext::of(req);
-        self.offsets.commit(e.str("consumerGroup")?, e.str("topic")?, e.i32("queueId")?, e.i64("commitOffset")?);
+        let (group, topic, queue_id) = (e.group("consumerGroup")?, e.topic("topic")?, e.i32("queueId")?);
+        // Offsets are kept per topic, queue and group: only queues that exist
+        // may get one, or any peer could grow the table (and its file) at will.
+        let tc = self
+            .topics
+            .get(topic)
+            .ok_or_else(|| BrokerError::new(response::TOPIC_NOT_EXIST, format!("Topic {topic} not exist!")))?;
+        if queue_id < 0 || queue_id >= tc.read_queue_nums.max(tc.write_queue_nums) {
+            return Err(BrokerError::new(
+                response::SYSTEM_ERROR,
+                format!("queueId[{queue_id}] is illegal, topic:[{topic}] topicConfig.readQueueNums:[{}]", tc.read_queue_nums),
+            ));
+        }
+        self.offsets.commit(group, topic, queue_id, e.i64("commitOffset")?);
         Ok(RemotingCommand::response_to(req, response::SUCCESS, None))
     }
 }

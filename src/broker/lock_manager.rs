@@ -111,7 +111,15 @@ fn parse_body(req: &RemotingCommand) -> Result<LockBatchRequestBody, ProtocolErr
 impl Broker {
     pub(super) fn lock_batch_mq(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let b = parse_body(req)?;
-        let ok = self.locks.try_lock_batch(&b.consumer_group, &b.mq_set, &b.client_id);
+        crate::protocol::names::check_group(&b.consumer_group)?;
+        // Only queues this broker has can be locked: the lock table is not a
+        // place for a peer to store arbitrary names.
+        let mq_set: Vec<MessageQueue> = b
+            .mq_set
+            .into_iter()
+            .filter(|mq| self.topics.get(&mq.topic).is_some_and(|tc| (0..tc.read_queue_nums.max(tc.write_queue_nums)).contains(&mq.queue_id)))
+            .collect();
+        let ok = self.locks.try_lock_batch(&b.consumer_group, &mq_set, &b.client_id);
         let body = serde_json::to_vec(&LockBatchResponseBody { lock_ok_mq_set: ok }).unwrap();
         Ok(RemotingCommand::response_to(req, response::SUCCESS, None).with_body(body))
     }

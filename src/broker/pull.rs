@@ -2,7 +2,8 @@
 //! `PullRequestHoldService`).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -23,9 +24,31 @@ use crate::store::GetStatus;
 pub struct PullRequestHoldService {
     /// topic → queue id → max offset channel.
     queues: Mutex<HashMap<String, HashMap<i32, watch::Sender<i64>>>>,
+    /// Pulls held right now, all connections together.
+    held: Arc<AtomicUsize>,
+}
+
+/// One held pull, counted until dropped.
+pub struct HeldPull(Arc<AtomicUsize>);
+
+impl Drop for HeldPull {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl PullRequestHoldService {
+    /// Counts one more held pull, unless `max` are held already.
+    pub fn try_hold(&self, max: usize) -> Option<HeldPull> {
+        let n = self.held.fetch_add(1, Ordering::AcqRel);
+        let guard = HeldPull(self.held.clone());
+        (n < max).then_some(guard)
+    }
+
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
     pub fn subscribe(&self, topic: &str, queue_id: i32) -> watch::Receiver<i64> {
         let mut q = self.queues.lock().unwrap();
         let by_queue = match q.get_mut(topic) {
@@ -136,12 +159,24 @@ impl Broker {
         }
 
         if code == response::PULL_NOT_FOUND && allow_suspend && h.has(pull_sys_flag::SUSPEND) {
-            let wait = if self.cfg().long_polling {
-                Duration::from_millis(h.suspend_timeout_millis.max(0) as u64)
+            let cfg = self.cfg();
+            let wait = if cfg.long_polling {
+                // Java clients ask for 15-30 s; a peer must not park a pull for ever.
+                Duration::from_millis((h.suspend_timeout_millis.max(0) as u64).min(cfg.max_pull_suspend_ms))
             } else {
-                Duration::from_millis(self.cfg().short_polling_ms)
+                Duration::from_millis(cfg.short_polling_ms)
             };
-            self.hold_pull(conn.clone(), req.clone(), h.clone(), wait);
+            let held = self.pull_hold.try_hold(cfg.max_held_pulls);
+            let background = conn.try_begin_background(cfg.max_held_pulls_per_connection);
+            let (Some(held), Some(background)) = (held, background) else {
+                // The client backs off on SYSTEM_BUSY and pulls again later.
+                tracing::warn!(peer = %conn.remote_addr(), held = self.pull_hold.held(), "pull not held: too many held pulls");
+                return Err(BrokerError::new(
+                    response::SYSTEM_BUSY,
+                    "broker busy: too many held pulls (maxHeldPullRequests / maxHeldPullRequestsPerConnection)",
+                ));
+            };
+            self.hold_pull(conn.clone(), req.clone(), h.clone(), wait, (held, background));
             return Ok(None);
         }
 
@@ -212,10 +247,18 @@ impl Broker {
 
     /// Holds a pull that found nothing until its queue grows past the
     /// requested offset or `wait` passes, then answers it.
-    fn hold_pull(&self, conn: ConnectionHandle, req: RemotingCommand, h: PullMessageRequestHeader, wait: Duration) {
+    fn hold_pull(
+        &self,
+        conn: ConnectionHandle,
+        req: RemotingCommand,
+        h: PullMessageRequestHeader,
+        wait: Duration,
+        guards: (HeldPull, crate::remoting::connection::BackgroundGuard),
+    ) {
         let broker = self.arc();
         let mut rx = self.pull_hold.subscribe(&h.topic, h.queue_id);
         tokio::spawn(async move {
+            let _guards = guards;
             let deadline = tokio::time::Instant::now() + wait;
             loop {
                 if broker.store.max_offset_in_queue(&h.topic, h.queue_id) > h.queue_offset || conn.is_closed() {
@@ -224,6 +267,8 @@ impl Broker {
                 tokio::select! {
                     r = rx.changed() => if r.is_err() { break },
                     _ = tokio::time::sleep_until(deadline) => break,
+                    // A closed connection ends its held pulls at once.
+                    _ = conn.closed() => return,
                 }
             }
             if conn.is_closed() {

@@ -16,7 +16,7 @@ const MAX_MSGS_NUM_BATCH: i32 = 64;
 impl Broker {
     pub(super) fn query_message(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let e = Ext::of(req);
-        let topic = e.str("topic")?;
+        let topic = e.topic("topic")?;
         let key = e.str("key")?;
         let mut max = e.i32("maxNum")?;
         if e.opt_str("_UNIQUE_KEY_QUERY") == Some("true") {

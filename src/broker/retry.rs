@@ -6,7 +6,7 @@ use super::error::{BrokerError, BrokerResult, FAQ_SUFFIX};
 use super::Broker;
 use crate::protocol::header::Ext;
 use crate::protocol::message::{property, MessageInner};
-use crate::protocol::{perm, topics};
+use crate::protocol::{names, perm, topics};
 use crate::remoting::codes::response;
 use crate::remoting::RemotingCommand;
 
@@ -17,7 +17,7 @@ const DLQ_NUMS_PER_GROUP: i32 = 1;
 impl Broker {
     pub(super) fn consumer_send_msg_back(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let e = Ext::of(req);
-        let group = e.str("group")?;
+        let group = e.group("group")?;
         let offset = e.i64("offset")?;
         let mut delay_level = e.i32("delayLevel")?;
         let sub = self.subscription_groups.find(group).ok_or_else(|| {
@@ -36,6 +36,9 @@ impl Broker {
             return Ok(RemotingCommand::response_to(req, response::SUCCESS, None));
         }
         let mut topic = topics::retry_topic(group);
+        // Both names become consume-queue directories: check them before anything is created.
+        names::check_derived_topic(&topic)?;
+        names::check_derived_topic(&topics::dlq_topic(group))?;
         let (tc, created) = self.topics.create_if_absent(&topic, sub.retry_queue_nums, perm::READ | perm::WRITE, 0);
         if created {
             self.trigger_register();
@@ -63,7 +66,7 @@ impl Broker {
             }
         }
         if msg.reconsume_times >= max_reconsume_times || delay_level < 0 {
-            topic = format!("{}{group}", topics::DLQ_GROUP_TOPIC_PREFIX);
+            topic = topics::dlq_topic(group);
             queue_id = super::send::random_queue(DLQ_NUMS_PER_GROUP);
             let (_, created) = self.topics.create_if_absent(&topic, DLQ_NUMS_PER_GROUP, perm::READ | perm::WRITE, 0);
             if created {

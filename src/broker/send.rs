@@ -7,7 +7,7 @@ use super::error::{BrokerError, BrokerResult, FAQ_SUFFIX};
 use super::topic_config_manager::describe;
 use super::Broker;
 use crate::protocol::header::SendMessageRequestHeader;
-use crate::protocol::message::{decode_batch, property, MessageInner, Properties};
+use crate::protocol::message::{decode_batch, property, sys_flag, MessageInner, Properties};
 use crate::protocol::topic::TopicConfig;
 use crate::protocol::{perm, topics, ProtocolError};
 use crate::remoting::codes::response;
@@ -67,6 +67,7 @@ impl Broker {
             if h.topic.starts_with(topics::RETRY_GROUP_TOPIC_PREFIX) {
                 return Err(BrokerError::new(response::MESSAGE_ILLEGAL, "[MSG_ILLEGAL]Retry group topic is not allowed to be sent in batch"));
             }
+            refuse_undispatchable(h.sys_flag)?;
             let mut batch_props = Properties::parse(&h.properties);
             batch_props.put(property::CLUSTER, self.cfg().cluster_name.clone());
             let items = decode_batch(&body)?;
@@ -92,6 +93,9 @@ impl Broker {
                     response::NO_PERMISSION,
                     format!("the broker[{}] sending transaction message is forbidden", self.cfg().broker_ip),
                 ));
+            }
+            if !prepared {
+                refuse_undispatchable(h.sys_flag)?;
             }
             props.remove(property::WAIT_STORE_MSG_OK);
             props.put(property::CLUSTER, self.cfg().cluster_name.clone());
@@ -193,7 +197,9 @@ impl Broker {
                 let mut created = if auto_key && !self.cfg().auto_create_topic {
                     None
                 } else {
-                    self.topics.create_in_send(&h.topic, &h.default_topic, h.default_topic_queue_nums, 0)
+                    // Java takes the client's count as is; a topic with no queue would swallow sends.
+                    let queue_nums = h.default_topic_queue_nums.clamp(1, self.cfg().max_queue_nums_per_topic);
+                    self.topics.create_in_send(&h.topic, &h.default_topic, queue_nums, 0)
                 };
                 if created.is_none() && h.topic.starts_with(topics::RETRY_GROUP_TOPIC_PREFIX) {
                     created = Some(self.topics.create_if_absent(&h.topic, 1, perm::READ | perm::WRITE, 0).0);
@@ -222,6 +228,20 @@ impl Broker {
     }
 }
 
+/// A sysFlag of a prepared or rolled-back transaction on a message that is not
+/// a half message: Java stores it and never dispatches it, so it would be
+/// acknowledged yet never consumable. Refusing it tells the sender.
+fn refuse_undispatchable(flag: i32) -> BrokerResult<()> {
+    let tran_type = flag & sys_flag::TRANSACTION_MASK;
+    if tran_type == sys_flag::TRANSACTION_PREPARED || tran_type == sys_flag::TRANSACTION_ROLLBACK {
+        return Err(BrokerError::new(
+            response::MESSAGE_ILLEGAL,
+            "the message's sysFlag marks a prepared or rolled-back transaction, but it is not a transaction half message (no TRAN_MSG property)",
+        ));
+    }
+    Ok(())
+}
+
 /// Whether the producer waits for the store (`WAIT` property, default true).
 fn waits_for_store(req: &RemotingCommand) -> bool {
     let props = req.ext("i").or_else(|| req.ext("properties")).unwrap_or("");
@@ -243,16 +263,7 @@ impl Broker {
 
 /// `TopicValidator.validateTopic`.
 pub fn validate_topic(topic: &str) -> BrokerResult<()> {
-    let remark = if topic.trim().is_empty() {
-        "The specified topic is blank."
-    } else if topics::has_illegal_characters(topic) {
-        "The specified topic contains illegal characters, allowing only ^[%|a-zA-Z0-9_-]+$"
-    } else if topic.len() > topics::TOPIC_MAX_LENGTH {
-        "The specified topic is longer than topic max length."
-    } else {
-        return Ok(());
-    };
-    Err(BrokerError::new(response::SYSTEM_ERROR, remark))
+    Ok(crate::protocol::names::check_topic(topic)?)
 }
 
 pub(super) fn random_queue(write_queue_nums: i32) -> i32 {

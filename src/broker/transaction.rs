@@ -108,7 +108,7 @@ impl Broker {
     /// END_TRANSACTION (usually oneway from the producer).
     pub(super) fn end_transaction(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let e = Ext::of(req);
-        let group = e.str("producerGroup")?;
+        let group = e.group("producerGroup")?;
         let table_offset = e.i64("tranStateTableOffset")?;
         let commit_log_offset = e.i64("commitLogOffset")?;
         let kind = e.i32("commitOrRollback")?;

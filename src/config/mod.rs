@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 pub use properties::parse_properties;
 
+use crate::remoting::limits::Limits;
 use crate::store::{FlushDiskType, StoreConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,8 +26,8 @@ pub struct Settings {
 }
 
 impl Settings {
-    fn with_defaults(defaults: &[(&str, String)]) -> Self {
-        Settings { values: defaults.iter().map(|(k, v)| (k.to_string(), v.clone())).collect() }
+    fn with_defaults(defaults: Vec<(&str, String)>) -> Self {
+        Settings { values: defaults.into_iter().map(|(k, v)| (k.to_string(), v)).collect() }
     }
 
     /// Applies `key=value` pairs; RocketMQ 4.3's spellings map to 4.9's.
@@ -99,7 +100,7 @@ pub const DEFAULT_MESSAGE_DELAY_LEVEL: &str = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7
 pub fn broker_defaults() -> Settings {
     let root = home().join("store");
     let d = |s: &str| s.to_string();
-    Settings::with_defaults(&[
+    Settings::with_defaults(vec![
         ("brokerClusterName", d("DefaultCluster")),
         ("brokerName", hostname()),
         ("brokerId", d("0")),
@@ -141,18 +142,59 @@ pub fn broker_defaults() -> Settings {
         ("enablePropertyFilter", d("false")),
         ("channelNotActiveInterval", d("120000")),
         ("frameMaxLength", d("16777216")),
-    ])
+        ("maxPullSuspendMillis", d("60000")),
+        ("maxHeldPullRequests", d("65536")),
+        ("maxHeldPullRequestsPerConnection", d("8192")),
+        ("maxTopicNums", d("100000")),
+        ("maxSubscriptionGroupNums", d("100000")),
+        ("maxQueueNumsPerTopic", d("1024")),
+    ]
+    .into_iter()
+    .chain(server_limit_defaults())
+    .collect())
+}
+
+/// Bounds every server port takes (see `remoting::limits`).
+fn server_limit_defaults() -> Vec<(&'static str, String)> {
+    let l = Limits::default();
+    vec![
+        ("writeBufferHighWaterMark", l.write_high_water.to_string()),
+        ("writeBufferLowWaterMark", l.write_low_water.to_string()),
+        ("serverMaxConnections", l.max_connections.to_string()),
+        ("serverMaxBufferedBytes", l.max_buffered_bytes.to_string()),
+    ]
+}
+
+/// A positive count or size, refused when zero or negative.
+fn positive(s: &Settings, key: &str) -> Result<usize, ConfigError> {
+    match s.i64(key)? {
+        n if n > 0 => Ok(n as usize),
+        n => Err(ConfigError::BadValue { key: key.into(), value: n.to_string(), ty: "a positive number" }),
+    }
+}
+
+fn server_limits(s: &Settings) -> Result<Limits, ConfigError> {
+    Ok(Limits {
+        max_frame: positive(s, "frameMaxLength")?,
+        write_high_water: positive(s, "writeBufferHighWaterMark")?,
+        write_low_water: positive(s, "writeBufferLowWaterMark")?,
+        max_connections: positive(s, "serverMaxConnections")?,
+        max_buffered_bytes: positive(s, "serverMaxBufferedBytes")?,
+    })
 }
 
 pub fn namesrv_defaults() -> Settings {
     let d = |s: &str| s.to_string();
-    Settings::with_defaults(&[
+    Settings::with_defaults(vec![
         ("listenPort", d("9876")),
         ("kvConfigPath", home().join("namesrv").join("kvConfig.json").display().to_string()),
         ("orderMessageEnable", d("false")),
         ("brokerExpiredMillis", d("120000")),
         ("frameMaxLength", d("16777216")),
-    ])
+    ]
+    .into_iter()
+    .chain(server_limit_defaults())
+    .collect())
 }
 
 /// The broker settings ferromq acts on, typed.
@@ -184,7 +226,13 @@ pub struct BrokerConfig {
     pub broker_topic_enable: bool,
     pub reject_transaction_message: bool,
     pub channel_not_active_ms: u64,
-    pub frame_max_length: usize,
+    pub limits: Limits,
+    pub max_pull_suspend_ms: u64,
+    pub max_held_pulls: usize,
+    pub max_held_pulls_per_connection: usize,
+    pub max_topic_nums: usize,
+    pub max_subscription_group_nums: usize,
+    pub max_queue_nums_per_topic: i32,
     pub delay_levels_ms: Vec<i64>,
     pub enable_property_filter: bool,
     pub transaction_timeout_ms: i64,
@@ -258,7 +306,13 @@ impl BrokerConfig {
             broker_topic_enable: s.bool("brokerTopicEnable")?,
             reject_transaction_message: s.bool("rejectTransactionMessage")?,
             channel_not_active_ms: s.i64("channelNotActiveInterval")? as u64,
-            frame_max_length: s.i64("frameMaxLength")? as usize,
+            limits: server_limits(&s)?,
+            max_pull_suspend_ms: positive(&s, "maxPullSuspendMillis")? as u64,
+            max_held_pulls: positive(&s, "maxHeldPullRequests")?,
+            max_held_pulls_per_connection: positive(&s, "maxHeldPullRequestsPerConnection")?,
+            max_topic_nums: positive(&s, "maxTopicNums")?,
+            max_subscription_group_nums: positive(&s, "maxSubscriptionGroupNums")?,
+            max_queue_nums_per_topic: positive(&s, "maxQueueNumsPerTopic")?.min(i32::MAX as usize) as i32,
             delay_levels_ms: parse_delay_levels(&s.str("messageDelayLevel"))?,
             enable_property_filter: s.bool("enablePropertyFilter")?,
             transaction_timeout_ms: s.i64("transactionTimeOut")?,
@@ -332,7 +386,7 @@ pub struct NamesrvConfig {
     pub listen_port: u16,
     pub kv_config_path: PathBuf,
     pub broker_expired_ms: u64,
-    pub frame_max_length: usize,
+    pub limits: Limits,
     pub settings: Settings,
 }
 
@@ -342,7 +396,7 @@ impl NamesrvConfig {
             listen_port: s.i64("listenPort")? as u16,
             kv_config_path: PathBuf::from(s.str("kvConfigPath")),
             broker_expired_ms: s.i64("brokerExpiredMillis")? as u64,
-            frame_max_length: s.i64("frameMaxLength")? as usize,
+            limits: server_limits(&s)?,
             settings: s,
         })
     }

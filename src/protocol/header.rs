@@ -44,6 +44,24 @@ impl<'a> Ext<'a> {
         self.opt_i64(k)?.ok_or(ProtocolError::MissingField(k))
     }
 
+    /// A topic name the request refers to, checked by `names::check_derived_topic`.
+    pub fn topic(&self, k: &'static str) -> Result<&'a str, ProtocolError> {
+        let t = self.str(k)?;
+        super::names::check_derived_topic(t)?;
+        Ok(t)
+    }
+
+    /// A group name, checked by `names::check_group`.
+    pub fn group(&self, k: &'static str) -> Result<&'a str, ProtocolError> {
+        let g = self.str(k)?;
+        super::names::check_group(g)?;
+        Ok(g)
+    }
+
+    pub fn opt_group(&self, k: &'static str) -> Result<Option<&'a str>, ProtocolError> {
+        self.opt_str(k).map(|g| super::names::check_group(g).map(|_| g)).transpose()
+    }
+
     pub fn bool_or(&self, k: &'static str, default: bool) -> bool {
         self.opt_str(k).map_or(default, |v| v.eq_ignore_ascii_case("true"))
     }
@@ -119,8 +137,8 @@ impl PullMessageRequestHeader {
     pub fn from_command(cmd: &RemotingCommand) -> Result<Self, ProtocolError> {
         let e = Ext::of(cmd);
         Ok(PullMessageRequestHeader {
-            consumer_group: e.str("consumerGroup")?.to_string(),
-            topic: e.str("topic")?.to_string(),
+            consumer_group: e.group("consumerGroup")?.to_string(),
+            topic: e.topic("topic")?.to_string(),
             queue_id: e.i32("queueId")?,
             queue_offset: e.i64("queueOffset")?,
             max_msg_nums: e.i32("maxMsgNums")?,

@@ -97,6 +97,37 @@ pub struct HeartbeatData {
     pub producer_data_set: Vec<ProducerData>,
 }
 
+/// Groups one heartbeat may register (consumers and producers each): a
+/// client runs a handful; the bound keeps one body from filling the tables.
+pub const MAX_HEARTBEAT_GROUPS: usize = 1024;
+/// Topics one consumer group may subscribe to in one heartbeat.
+pub const MAX_SUBSCRIPTIONS_PER_GROUP: usize = 10_000;
+
+impl HeartbeatData {
+    /// Every group and topic named in the body, checked as header names are.
+    pub fn check_names(&self) -> Result<(), super::ProtocolError> {
+        use super::names::{check_derived_topic, check_group};
+        if self.consumer_data_set.len() > MAX_HEARTBEAT_GROUPS || self.producer_data_set.len() > MAX_HEARTBEAT_GROUPS {
+            return Err(super::ProtocolError::BadBody(format!("a heartbeat registers at most {MAX_HEARTBEAT_GROUPS} groups of each kind")));
+        }
+        for c in &self.consumer_data_set {
+            check_group(&c.group_name)?;
+            if c.subscription_data_set.len() > MAX_SUBSCRIPTIONS_PER_GROUP {
+                return Err(super::ProtocolError::BadBody(format!(
+                    "a consumer group subscribes to at most {MAX_SUBSCRIPTIONS_PER_GROUP} topics"
+                )));
+            }
+            for sub in &c.subscription_data_set {
+                check_derived_topic(&sub.topic)?;
+            }
+        }
+        for p in &self.producer_data_set {
+            check_group(&p.group_name)?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +148,16 @@ mod tests {
         let h: HeartbeatData = crate::protocol::fastjson::parse(body).unwrap();
         assert_eq!(h.client_id, "127.0.0.1@1");
         assert_eq!(h.consumer_data_set[0].subscription_data_set[0].code_set, vec![2598919]);
+        assert!(h.check_names().is_ok());
+    }
+
+    #[test]
+    fn names_in_a_heartbeat_are_checked() {
+        let bad_group = br#"{"clientID":"c","consumerDataSet":[{"groupName":"../x","subscriptionDataSet":[]}]}"#;
+        let h: HeartbeatData = crate::protocol::fastjson::parse(bad_group).unwrap();
+        assert!(h.check_names().is_err());
+        let bad_topic = br#"{"clientID":"c","consumerDataSet":[{"groupName":"G","subscriptionDataSet":[{"subString":"*","topic":"a/b"}]}]}"#;
+        let h: HeartbeatData = crate::protocol::fastjson::parse(bad_topic).unwrap();
+        assert!(h.check_names().is_err());
     }
 }

@@ -6,6 +6,7 @@ pub mod fastjson;
 pub mod header;
 pub mod heartbeat;
 pub mod message;
+pub mod names;
 pub mod route;
 pub mod topic;
 
@@ -20,6 +21,9 @@ pub enum ProtocolError {
     BadBody(String),
     #[error("message properties length {0} exceeds 32767")]
     PropertiesTooLong(usize),
+    /// A topic or group name the Java side would refuse; the text is its remark.
+    #[error("{0}")]
+    InvalidName(String),
     #[error("message topic length too long {0}")]
     TopicTooLong(usize),
     #[error(transparent)]
@@ -66,12 +70,7 @@ pub mod topics {
     pub const TRANS_CHECK_MAX_TIME_TOPIC: &str = "TRANS_CHECK_MAX_TIME_TOPIC";
     pub const RETRY_GROUP_TOPIC_PREFIX: &str = "%RETRY%";
     pub const DLQ_GROUP_TOPIC_PREFIX: &str = "%DLQ%";
-    pub const TOPIC_MAX_LENGTH: usize = 127;
-
-    /// `TopicValidator.validateTopic`'s character rule.
-    pub fn has_illegal_characters(topic: &str) -> bool {
-        !topic.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'%' || b == b'|' || b == b'_' || b == b'-')
-    }
+    pub use super::names::TOPIC_MAX_LENGTH;
 
     /// Topics clients may never send to (`TopicValidator.isNotAllowedSendTopic`).
     pub fn is_not_allowed_send(topic: &str) -> bool {
@@ -83,5 +82,9 @@ pub mod topics {
 
     pub fn retry_topic(group: &str) -> String {
         format!("{RETRY_GROUP_TOPIC_PREFIX}{group}")
+    }
+
+    pub fn dlq_topic(group: &str) -> String {
+        format!("{DLQ_GROUP_TOPIC_PREFIX}{group}")
     }
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 use super::connection::{not_supported, spawn_connection, ConnectionHandle, RequestProcessor};
-use super::{RemotingCommand, RemotingError, DEFAULT_FRAME_MAX_LENGTH};
+use super::limits::{Budget, Limits};
+use super::{RemotingCommand, RemotingError};
 
 /// Peers we only call never get to call us; anything they send is refused.
 struct RefuseRequests;
@@ -38,7 +39,7 @@ impl RemotingClient {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| RemotingError::Timeout(0))??;
-        Ok(spawn_connection(stream, Arc::new(RefuseRequests), DEFAULT_FRAME_MAX_LENGTH))
+        Ok(spawn_connection(stream, Arc::new(RefuseRequests), Budget::new(Limits::default()), None))
     }
 
     async fn connection(&self, addr: &str, timeout: Duration) -> Result<ConnectionHandle, RemotingError> {
@@ -50,7 +51,7 @@ impl RemotingClient {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| RemotingError::Timeout(0))??;
-        let conn = spawn_connection(stream, Arc::new(RefuseRequests), DEFAULT_FRAME_MAX_LENGTH);
+        let conn = spawn_connection(stream, Arc::new(RefuseRequests), Budget::new(Limits::default()), None);
         self.conns.lock().unwrap().insert(addr.to_string(), conn.clone());
         Ok(conn)
     }

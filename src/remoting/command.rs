@@ -2,35 +2,19 @@
 //! (JSON and the ROCKETMQ binary layout of `RocketMQSerializable`).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use super::limits::MAX_EXT_FIELDS;
 use super::RemotingError;
 
-/// FNV-1a: header keys are short and trusted-length, so SipHash's DoS
-/// resistance buys nothing here and costs a visible share of each request.
-#[derive(Default)]
-pub struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for b in bytes {
-            h ^= *b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
 /// A command's custom header fields.
-pub type ExtFields = HashMap<String, String, BuildHasherDefault<Fnv>>;
+///
+/// std's SipHash with a per-process random key: header keys come from the
+/// wire, and an unkeyed hash lets a peer pick keys that all collide.
+pub type ExtFields = HashMap<String, String>;
 
 const FLAG_RESPONSE: i32 = 0x1;
 const FLAG_ONEWAY: i32 = 0x2;
@@ -141,6 +125,12 @@ impl RemotingCommand {
 
     pub fn ext(&self, key: &str) -> Option<&str> {
         self.ext_fields.get(key).map(String::as_str)
+    }
+
+    /// About the bytes this command takes on the wire, without encoding it.
+    pub fn wire_size_estimate(&self) -> usize {
+        let ext: usize = self.ext_fields.iter().map(|(k, v)| k.len() + v.len() + 8).sum();
+        64 + ext + self.remark.as_ref().map_or(0, String::len) + self.body_len()
     }
 
     pub fn body_len(&self) -> usize {
@@ -294,6 +284,9 @@ impl RemotingCommand {
         }
         let mut ext_fields = ExtFields::default();
         while r.pos < ext_end {
+            if ext_fields.len() >= MAX_EXT_FIELDS {
+                return Err(too_many_fields());
+            }
             let klen = r.i16()?;
             if klen < 0 {
                 return Err(RemotingError::BadHeader("negative extFields key length".into()));
@@ -350,6 +343,9 @@ impl<'de> Deserialize<'de> for ExtMap {
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<ExtMap, A::Error> {
                 let mut out = ExtFields::default();
                 while let Some((k, v)) = m.next_entry::<String, Scalar>()? {
+                    if out.len() >= MAX_EXT_FIELDS {
+                        return Err(serde::de::Error::custom(too_many_fields()));
+                    }
                     if let Some(v) = v.0 {
                         out.insert(k, v);
                     }
@@ -396,6 +392,10 @@ impl<'de> Deserialize<'de> for Scalar {
         }
         d.deserialize_any(V)
     }
+}
+
+fn too_many_fields() -> RemotingError {
+    RemotingError::BadHeader(format!("more than {MAX_EXT_FIELDS} extFields"))
 }
 
 fn push_int(out: &mut Vec<u8>, v: i64) {
@@ -513,5 +513,89 @@ mod tests {
         assert!(RemotingCommand::decode(Bytes::from(h)).is_err());
         // Binary header cut short.
         assert!(RemotingCommand::decode(Bytes::from_static(&[1, 0, 0, 3, 0, 10, 0])).is_err());
+    }
+
+    #[test]
+    fn too_many_ext_fields_are_refused_in_both_encodings() {
+        for st in [SerializeType::Json, SerializeType::RocketMq] {
+            let mut c = RemotingCommand::request(10, 1);
+            c.serialize_type = st;
+            for i in 0..=MAX_EXT_FIELDS {
+                c.ext_fields.insert(format!("k{i}"), "v".into());
+            }
+            let mut frame = c.encode().freeze();
+            let _ = frame.split_to(4);
+            assert!(RemotingCommand::decode(frame).is_err(), "{st:?}");
+        }
+    }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn command() -> impl Strategy<Value = RemotingCommand> {
+            (
+                any::<i16>(),
+                any::<i32>(),
+                0..4i32,
+                // The binary form reads an empty remark as none, as Java does.
+                proptest::option::of(".{1,40}"),
+                proptest::collection::hash_map("[a-zA-Z]{1,12}", ".{0,30}", 0..20),
+                proptest::option::of(proptest::collection::vec(any::<u8>(), 1..200)),
+                any::<bool>(),
+            )
+                .prop_map(|(code, opaque, flag, remark, ext, body, binary)| RemotingCommand {
+                    code: code as i32,
+                    language: "JAVA".into(),
+                    version: SERVER_VERSION,
+                    opaque,
+                    flag,
+                    remark,
+                    ext_fields: ext.into_iter().collect(),
+                    serialize_type: if binary { SerializeType::RocketMq } else { SerializeType::Json },
+                    body: body.map(Bytes::from),
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+            /// Any bytes: an error or a command, never a panic, and never more
+            /// held than the frame brought in (plus a constant per field).
+            #[test]
+            fn arbitrary_frames_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+                let n = bytes.len();
+                if let Ok(c) = RemotingCommand::decode(Bytes::from(bytes)) {
+                    prop_assert!(c.ext_fields.len() <= MAX_EXT_FIELDS);
+                    prop_assert!(c.wire_size_estimate() <= 64 + 8 * n + n);
+                }
+            }
+
+            /// A valid header with its bytes flipped: still no panic.
+            #[test]
+            fn mangled_valid_frames_never_panic(c in command(), pos in any::<prop::sample::Index>(), b in any::<u8>()) {
+                let mut frame = c.encode().to_vec();
+                let i = pos.index(frame.len() - 4) + 4;
+                frame[i] = b;
+                let _ = RemotingCommand::decode(Bytes::from(frame[4..].to_vec()));
+            }
+
+            #[test]
+            fn commands_round_trip(c in command()) {
+                let mut frame = c.encode().freeze();
+                let _ = frame.split_to(4);
+                prop_assert_eq!(RemotingCommand::decode(frame).unwrap(), c);
+            }
+
+            /// The frame splitter never reserves what a length prefix merely claims.
+            #[test]
+            fn frame_prefixes_never_allocate_their_claim(len in any::<i32>(), tail in proptest::collection::vec(any::<u8>(), 0..64)) {
+                let mut buf = bytes::BytesMut::from(&len.to_be_bytes()[..]);
+                buf.extend_from_slice(&tail);
+                let before = buf.capacity();
+                let _ = crate::remoting::frame::parse_frame(&mut buf, 1 << 20);
+                prop_assert!(buf.capacity() <= before);
+            }
+        }
     }
 }

@@ -1,10 +1,15 @@
 //! One TCP connection: a read loop that decodes frames and hands requests to a
 //! processor, and a writer task fed through a channel so any task may answer.
+//!
+//! What a peer can make the connection hold is bounded: unsent response bytes
+//! (the read loop pauses above the high water mark, as Netty's write-buffer
+//! water marks pause a channel), bytes of large frames (a budget shared by the
+//! whole server), and requests parked in the background (held pulls).
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,10 +17,11 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::codes::response;
-use super::frame::parse_frame;
+use super::frame::{frame_len, parse_frame};
+use super::limits::{Budget, ConnectionSlot};
 use super::{RemotingCommand, RemotingError};
 
 /// Handles requests arriving on a connection. Returning `Some` sends that
@@ -43,7 +49,7 @@ pub fn not_supported(req: &RemotingCommand) -> RemotingCommand {
 }
 
 enum Outbound {
-    Command(RemotingCommand),
+    Command(RemotingCommand, usize),
     Close,
 }
 
@@ -52,6 +58,39 @@ static NEXT_OPAQUE: AtomicI32 = AtomicI32::new(1);
 
 type Pending = Arc<Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>>;
 
+/// Bytes queued for the writer and the signal that they drained.
+struct Outflow {
+    bytes: AtomicUsize,
+    drained: Notify,
+    writer_gone: AtomicBool,
+    high: usize,
+    low: usize,
+}
+
+impl Outflow {
+    /// Returns once the queue is below the low water mark, if it was above
+    /// the high one; so a peer that never reads stops being read.
+    async fn wait_for_room(&self) {
+        if self.bytes.load(Ordering::Acquire) <= self.high {
+            return;
+        }
+        loop {
+            let drained = self.drained.notified();
+            if self.bytes.load(Ordering::Acquire) <= self.low || self.writer_gone.load(Ordering::Acquire) {
+                return;
+            }
+            drained.await;
+        }
+    }
+
+    fn written(&self, n: usize) {
+        let before = self.bytes.fetch_sub(n, Ordering::AcqRel);
+        if before - n <= self.low {
+            self.drained.notify_waiters();
+        }
+    }
+}
+
 /// A cheap, cloneable handle to write to one connection.
 #[derive(Clone)]
 pub struct ConnectionHandle {
@@ -59,6 +98,8 @@ pub struct ConnectionHandle {
     remote: SocketAddr,
     tx: mpsc::UnboundedSender<Outbound>,
     pending: Pending,
+    outflow: Arc<Outflow>,
+    background: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for ConnectionHandle {
@@ -73,7 +114,51 @@ impl PartialEq for ConnectionHandle {
     }
 }
 
+/// Counts one request parked in the background until dropped.
+pub struct BackgroundGuard(Arc<AtomicUsize>);
+
+impl Drop for BackgroundGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 impl ConnectionHandle {
+    fn new(remote: SocketAddr, tx: mpsc::UnboundedSender<Outbound>, high: usize, low: usize) -> Self {
+        ConnectionHandle {
+            id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
+            remote,
+            tx,
+            pending: Arc::default(),
+            outflow: Arc::new(Outflow {
+                bytes: AtomicUsize::new(0),
+                drained: Notify::new(),
+                writer_gone: AtomicBool::new(false),
+                high,
+                low,
+            }),
+            background: Arc::default(),
+        }
+    }
+
+    /// A handle with no socket behind it, for driving processors in tests:
+    /// whatever is sent to it arrives on the returned receiver.
+    pub fn detached(remote: SocketAddr) -> (Self, mpsc::UnboundedReceiver<RemotingCommand>) {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let handle = ConnectionHandle::new(remote, tx, usize::MAX, usize::MAX);
+        let (out_tx, out_rx) = mpsc::unbounded_channel();
+        let outflow = handle.outflow.clone();
+        tokio::spawn(async move {
+            while let Some(Outbound::Command(cmd, cost)) = rx.recv().await {
+                outflow.written(cost);
+                if out_tx.send(cmd).is_err() {
+                    break;
+                }
+            }
+        });
+        (handle, out_rx)
+    }
+
     pub fn id(&self) -> u64 {
         self.id
     }
@@ -86,9 +171,39 @@ impl ConnectionHandle {
         self.tx.is_closed()
     }
 
+    /// Resolves when the connection is gone.
+    pub async fn closed(&self) {
+        self.tx.closed().await
+    }
+
+    /// Bytes of responses queued and not yet written.
+    pub fn queued_bytes(&self) -> usize {
+        self.outflow.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Parks one more request in the background, unless `max` already are.
+    pub fn try_begin_background(&self, max: usize) -> Option<BackgroundGuard> {
+        let mut n = self.background.load(Ordering::Relaxed);
+        loop {
+            if n >= max {
+                return None;
+            }
+            match self.background.compare_exchange_weak(n, n + 1, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => return Some(BackgroundGuard(self.background.clone())),
+                Err(now) => n = now,
+            }
+        }
+    }
+
     /// Queues a command for writing; false if the connection is gone.
     pub fn send(&self, cmd: RemotingCommand) -> bool {
-        self.tx.send(Outbound::Command(cmd)).is_ok()
+        let cost = cmd.wire_size_estimate();
+        self.outflow.bytes.fetch_add(cost, Ordering::AcqRel);
+        if self.tx.send(Outbound::Command(cmd, cost)).is_err() {
+            self.outflow.written(cost);
+            return false;
+        }
+        true
     }
 
     /// Sends a request and waits for the peer's response.
@@ -125,35 +240,26 @@ impl ConnectionHandle {
 }
 
 /// Starts the reader and writer for `stream`; returns once both are spawned.
-pub fn spawn_connection<P: RequestProcessor>(stream: TcpStream, processor: Arc<P>, max_frame: usize) -> ConnectionHandle {
+/// `slot` is the connection's place in its server's connection count.
+pub fn spawn_connection<P: RequestProcessor>(
+    stream: TcpStream,
+    processor: Arc<P>,
+    budget: Arc<Budget>,
+    slot: Option<ConnectionSlot>,
+) -> ConnectionHandle {
     let remote = stream
         .peer_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let _ = stream.set_nodelay(true);
-    let (mut rd, wr) = stream.into_split();
+    let (rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::unbounded_channel();
-    let handle = ConnectionHandle {
-        id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
-        remote,
-        tx,
-        pending: Arc::default(),
-    };
-    tokio::spawn(write_loop(wr, rx));
+    let limits = &budget.limits;
+    let handle = ConnectionHandle::new(remote, tx, limits.write_high_water, limits.write_low_water);
+    tokio::spawn(write_loop(wr, rx, handle.outflow.clone()));
     let conn = handle.clone();
     tokio::spawn(async move {
-        let mut buf = BytesMut::with_capacity(64 * 1024);
-        let result: Result<(), RemotingError> = async {
-            loop {
-                while let Some(cmd) = parse_frame(&mut buf, max_frame)? {
-                    dispatch(&conn, &processor, cmd).await;
-                }
-                if rd.read_buf(&mut buf).await? == 0 {
-                    return Ok(());
-                }
-            }
-        }
-        .await;
-        if let Err(e) = result {
+        let _slot = slot;
+        if let Err(e) = read_loop(rd, &conn, &processor, &budget).await {
             tracing::warn!(peer = %conn.remote, "closing connection: {e}");
         }
         conn.close();
@@ -161,6 +267,38 @@ pub fn spawn_connection<P: RequestProcessor>(stream: TcpStream, processor: Arc<P
         processor.on_close(&conn);
     });
     handle
+}
+
+async fn read_loop<P: RequestProcessor>(
+    mut rd: tokio::net::tcp::OwnedReadHalf,
+    conn: &ConnectionHandle,
+    processor: &Arc<P>,
+    budget: &Budget,
+) -> Result<(), RemotingError> {
+    let max_frame = budget.limits.max_frame;
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut permit = None;
+    loop {
+        while let Some(cmd) = parse_frame(&mut buf, max_frame)? {
+            conn.outflow.wait_for_room().await;
+            if conn.is_closed() {
+                return Ok(());
+            }
+            dispatch(conn, processor, cmd).await;
+            permit = None;
+        }
+        if permit.is_none() {
+            if let Some(len) = frame_len(&buf) {
+                // Room for a large frame is taken before its bytes are, so
+                // many half-sent frames cannot add up past the budget.
+                permit = budget.reserve_inbound(len + 4).await;
+                buf.reserve((len + 4).saturating_sub(buf.len()));
+            }
+        }
+        if rd.read_buf(&mut buf).await? == 0 {
+            return Ok(());
+        }
+    }
 }
 
 async fn dispatch<P: RequestProcessor>(conn: &ConnectionHandle, processor: &Arc<P>, cmd: RemotingCommand) {
@@ -182,16 +320,21 @@ async fn dispatch<P: RequestProcessor>(conn: &ConnectionHandle, processor: &Arc<
     }
 }
 
-async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Outbound>) {
+async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Outbound>, outflow: Arc<Outflow>) {
     let mut out = BytesMut::with_capacity(64 * 1024);
     'outer: while let Some(first) = rx.recv().await {
         let mut next = Some(first);
+        let mut cost = 0;
         // Coalesce whatever is already queued into one write.
         while let Some(item) = next.take() {
             match item {
-                Outbound::Command(cmd) => cmd.encode_into(&mut out),
+                Outbound::Command(cmd, c) => {
+                    cmd.encode_into(&mut out);
+                    cost += c;
+                }
                 Outbound::Close => {
                     let _ = wr.write_all(&out).await;
+                    outflow.written(cost);
                     break 'outer;
                 }
             }
@@ -199,10 +342,25 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Outb
                 next = rx.try_recv().ok();
             }
         }
-        if wr.write_all(&out).await.is_err() {
+        let ok = wr.write_all(&out).await.is_ok();
+        outflow.written(cost);
+        if !ok {
             break;
         }
         out.clear();
+        if out.capacity() > 4 << 20 {
+            // One huge response must not pin its buffer for the connection's life.
+            out = BytesMut::with_capacity(64 * 1024);
+        }
     }
+    // Unblock the read loop and drop what can no longer be written.
+    rx.close();
+    while let Ok(item) = rx.try_recv() {
+        if let Outbound::Command(_, c) = item {
+            outflow.written(c);
+        }
+    }
+    outflow.writer_gone.store(true, Ordering::Release);
+    outflow.drained.notify_waiters();
     let _ = wr.shutdown().await;
 }

@@ -4,6 +4,12 @@ use bytes::{Buf, BytesMut};
 
 use super::{RemotingCommand, RemotingError};
 
+/// The length a partly received frame claims, once its prefix has arrived.
+pub fn frame_len(buf: &[u8]) -> Option<usize> {
+    let b = buf.get(..4)?;
+    usize::try_from(i32::from_be_bytes([b[0], b[1], b[2], b[3]])).ok()
+}
+
 /// Takes one whole frame off the front of `buf`, if it has arrived.
 ///
 /// The claimed length is checked against `max` before anything is reserved,

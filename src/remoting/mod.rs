@@ -6,6 +6,7 @@ pub mod codes;
 pub mod command;
 pub mod connection;
 pub mod frame;
+pub mod limits;
 pub mod server;
 
 pub use command::{RemotingCommand, SerializeType};
