@@ -283,3 +283,19 @@ impl Broker {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_pulls_are_counted_and_bounded() {
+        let s = PullRequestHoldService::default();
+        let a = s.try_hold(2).unwrap();
+        let _b = s.try_hold(2).unwrap();
+        assert!(s.try_hold(2).is_none());
+        assert_eq!(s.held(), 2, "a refused hold leaves no count behind");
+        drop(a);
+        assert!(s.try_hold(2).is_some());
+    }
+}
