@@ -113,3 +113,100 @@ fn one_message_per_queue_costs_little_disk_and_survives_restarts() {
     assert!(used_after < QUEUES as u64 * 256 * 1024, "after restarts: {used_after} bytes");
     server.stop();
 }
+
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(at.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Writes zeros into `path` until the filesystem is full.
+fn fill(path: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let block = vec![0u8; 4096];
+    loop {
+        if let Err(e) = f.write_all(&block).and_then(|_| f.sync_all()) {
+            assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
+            return;
+        }
+    }
+}
+
+fn message(queue_id: i32, body: &'static [u8]) -> ferromq::protocol::message::MessageInner {
+    ferromq::protocol::message::MessageInner {
+        topic: TOPIC.into(),
+        queue_id,
+        flag: 0,
+        sys_flag: 0,
+        body: Bytes::from_static(body),
+        properties: Default::default(),
+        born_timestamp: 1,
+        born_host: "127.0.0.1:5000".parse().unwrap(),
+        store_host: "127.0.0.1:10911".parse().unwrap(),
+        reconsume_times: 0,
+        prepared_transaction_offset: 0,
+    }
+}
+
+/// On a full disk a new consume queue chunk cannot be reserved: the put is
+/// refused as "disk full" before the commit log is written (no SIGBUS from
+/// touching an unreserved page), and goes through once space returns.
+#[test]
+fn full_disk_refuses_a_put_whose_consume_queue_cannot_grow() {
+    use ferromq::store::{MessageStore, StoreConfig, StoreError};
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED full_disk_refuses_a_put_whose_consume_queue_cannot_grow: mounting tmpfs needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fs = Tmpfs::mount(&dir.path().join("fs"), "4m").expect("mount tmpfs");
+    let cfg = StoreConfig {
+        commit_log_file_size: 1 << 20,
+        max_hash_slot_num: 64,
+        max_index_num: 256,
+        ..StoreConfig::new(fs.0.join("store"), "127.0.0.1:10911".parse().unwrap())
+    };
+    assert_eq!(cfg.consume_queue_file_size, 6_000_000);
+    let store = MessageStore::open(cfg).unwrap();
+    store.put_message(&message(0, b"first")).unwrap();
+    let filler = fs.0.join("filler");
+    fill(&filler);
+
+    let before = store.commit_log_max_offset();
+    match store.put_message(&message(1, b"refused")) {
+        Err(StoreError::Unavailable(why)) => assert!(why.contains("disk full"), "{why}"),
+        Err(e) => panic!("expected a disk-full refusal, got {e}"),
+        Ok(_) => panic!("a put whose consume queue cannot grow went through"),
+    }
+    assert!(store.is_disk_full());
+    assert_eq!(store.commit_log_max_offset(), before, "nothing written to the commit log");
+    assert_eq!(store.max_offset_in_queue(TOPIC, 1), 0);
+
+    std::fs::remove_file(&filler).unwrap();
+    store.clean_round();
+    assert!(!store.is_disk_full());
+    let r = store.put_message(&message(1, b"accepted")).unwrap();
+    assert_eq!(r.queue_offset, 0);
+    for (q, body) in [(0, &b"first"[..]), (1, &b"accepted"[..])] {
+        let g = store.get_message(TOPIC, q, 0, 32, &|_| true);
+        let msgs = ferromq::protocol::message::MessageExt::decode_all(&g.body()).unwrap();
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(&msgs[0].body[..], body);
+    }
+    store.shutdown().unwrap();
+}
