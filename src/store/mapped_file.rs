@@ -363,7 +363,7 @@ impl MappedFileQueue {
     /// holds it.
     pub fn truncate(&mut self, offset: i64) -> Result<(), StoreError> {
         while let Some(f) = self.files.last() {
-            if f.start() >= offset && self.files.len() > 0 {
+            if f.start() >= offset {
                 let f = self.files.pop().unwrap();
                 std::fs::remove_file(f.path())?;
                 continue;
