@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::RwLock;
 
-use super::mapped_file::MappedFileQueue;
+use super::mapped_file::{MappedFileQueue, Prealloc, CHUNK};
 use super::StoreError;
 
 pub const CQ_STORE_UNIT_SIZE: usize = 20;
@@ -26,7 +26,9 @@ pub struct ConsumeQueue {
 impl ConsumeQueue {
     pub fn load(dir: &Path, file_size: usize) -> Result<Self, StoreError> {
         let file_size = file_size - file_size % CQ_STORE_UNIT_SIZE;
-        let files = MappedFileQueue::load(dir, file_size)?;
+        // Sparse segments, blocks reserved a chunk ahead of the entries:
+        // a queue holding one entry costs one chunk of disk, not 6 MB.
+        let files = MappedFileQueue::load_with(dir, file_size, Prealloc::Chunked(CHUNK))?;
         let cq = ConsumeQueue { files: RwLock::new(files), min_offset: AtomicI64::new(0) };
         cq.recover();
         Ok(cq)
@@ -62,6 +64,23 @@ impl ConsumeQueue {
         self.min_offset.load(Ordering::Acquire)
     }
 
+    /// Reserves disk blocks for `n` entries from `queue_offset` (as far as
+    /// the current segment reaches), so that appending them cannot fail for
+    /// want of space once the commit log holds their messages. Only the
+    /// store's appender calls this, before `append`.
+    pub fn reserve(&self, queue_offset: i64, n: usize) -> Result<(), StoreError> {
+        let mut files = self.files.write().unwrap();
+        let start_pos = queue_offset * CQ_STORE_UNIT_SIZE as i64;
+        if !files.files().is_empty() && start_pos != files.max_offset() {
+            return Ok(()); // out of order: `append` reports it
+        }
+        let file = files.last_for_append(start_pos)?;
+        if file.start() + file.wrote() as i64 == start_pos {
+            file.reserve((n * CQ_STORE_UNIT_SIZE).min(file.remaining()))?;
+        }
+        Ok(())
+    }
+
     /// Appends the entry for logical offset `queue_offset`. Only the store's
     /// appender calls this, in queue-offset order.
     pub fn append(&self, queue_offset: i64, e: CqEntry) -> Result<(), StoreError> {
@@ -78,16 +97,17 @@ impl ConsumeQueue {
         }
         let file = files.last_for_append(start_pos)?;
         if file.start() + file.wrote() as i64 != start_pos {
-            // A fresh segment that begins mid-file: pad with an invalid marker.
+            // A fresh segment that begins mid-file: the entries before the
+            // offset stay a never-written hole, which reads as zeros (an
+            // invalid entry).
             let gap = (start_pos - file.start() - file.wrote() as i64) as usize;
-            file.append(&vec![0u8; gap]);
+            file.skip_hole(gap);
         }
         let mut buf = [0u8; CQ_STORE_UNIT_SIZE];
         buf[0..8].copy_from_slice(&e.phy_offset.to_be_bytes());
         buf[8..12].copy_from_slice(&e.size.to_be_bytes());
         buf[12..20].copy_from_slice(&e.tags_code.to_be_bytes());
-        file.append(&buf);
-        Ok(())
+        file.try_append(&buf)
     }
 
     /// Entry at a logical offset, if written.
@@ -189,5 +209,70 @@ mod tests {
         cq.truncate_dirty(450).unwrap();
         assert_eq!(cq.max_offset(), 4);
         assert_eq!(cq.last_phy_end(), Some(400));
+    }
+
+    fn disk_bytes(path: &Path) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::read_dir(path).unwrap().map(|e| e.unwrap().metadata().unwrap().blocks() * 512).sum()
+    }
+
+    #[test]
+    fn one_entry_costs_a_chunk_not_a_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let size = 300_000 * CQ_STORE_UNIT_SIZE;
+        {
+            let cq = ConsumeQueue::load(dir.path(), size).unwrap();
+            cq.reserve(0, 1).unwrap();
+            cq.append(0, CqEntry { phy_offset: 0, size: 120, tags_code: 7 }).unwrap();
+            cq.flush().unwrap();
+        }
+        let file = dir.path().join("00000000000000000000");
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), size as u64, "full logical size, as Java's");
+        let used = disk_bytes(dir.path());
+        assert!(used < 1 << 20, "one entry took {used} bytes of disk");
+        let cq = ConsumeQueue::load(dir.path(), size).unwrap();
+        assert_eq!((cq.min_offset(), cq.max_offset()), (0, 1), "the hole after the entry reads as its end");
+        assert_eq!(cq.get(0).unwrap(), CqEntry { phy_offset: 0, size: 120, tags_code: 7 });
+        assert!(cq.get(1).is_none());
+    }
+
+    #[test]
+    fn entries_across_chunks_and_segments_survive_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        // 5 000 entries per segment: 100 000 bytes, over one reservation chunk.
+        let size = 5_000 * CQ_STORE_UNIT_SIZE;
+        let n = 12_345i64;
+        {
+            let cq = ConsumeQueue::load(dir.path(), size).unwrap();
+            for i in 0..n {
+                if i % 7 == 0 {
+                    cq.reserve(i, 7).unwrap();
+                }
+                cq.append(i, CqEntry { phy_offset: i * 10, size: 10, tags_code: i }).unwrap();
+            }
+            cq.flush().unwrap();
+        }
+        let cq = ConsumeQueue::load(dir.path(), size).unwrap();
+        assert_eq!(cq.max_offset(), n);
+        for i in [0, 3275, 3276, 3277, 4999, 5000, 9999, n - 1] {
+            assert_eq!(cq.get(i).unwrap().tags_code, i);
+        }
+        cq.append(n, CqEntry { phy_offset: n * 10, size: 10, tags_code: n }).unwrap();
+        assert_eq!(cq.max_offset(), n + 1);
+        cq.delete_expired(5_000 * 10);
+        assert_eq!(cq.min_offset(), 5_000);
+        assert!(disk_bytes(dir.path()) < 3 * size as u64);
+    }
+
+    #[test]
+    fn a_queue_restarting_mid_segment_leaves_a_hole() {
+        let dir = tempfile::tempdir().unwrap();
+        let size = 300_000 * CQ_STORE_UNIT_SIZE;
+        let cq = ConsumeQueue::load(dir.path(), size).unwrap();
+        cq.append(200_000, CqEntry { phy_offset: 5, size: 10, tags_code: 1 }).unwrap();
+        assert_eq!((cq.min_offset(), cq.max_offset()), (200_000, 200_001));
+        assert_eq!(cq.get(200_000).unwrap().phy_offset, 5);
+        assert!(cq.get(199_999).is_none());
+        assert!(disk_bytes(dir.path()) < 1 << 20, "the skipped entries are not written");
     }
 }

@@ -24,9 +24,18 @@ pub struct IndexFile {
     slots: usize,
     max_entries: usize,
     map: MmapRaw,
+    file: std::fs::File,
+    size: usize,
+    /// One bit per 4 KiB page whose disk blocks are known to be reserved.
+    /// The file is sparse (most hash slots are never written); a page is
+    /// reserved with fallocate before its first write, since a write into
+    /// a mapped hole on a full disk would kill the process with SIGBUS.
+    reserved: Mutex<Vec<u64>>,
     /// Entries written (the next entry number), 1-based as in RocketMQ.
     count: AtomicUsize,
 }
+
+const PAGE: usize = 4096;
 
 // SAFETY: one writer (the index service holds its lock while writing) and
 // readers that only follow entry numbers below the published count.
@@ -52,7 +61,17 @@ impl IndexFile {
             file.set_len(size as u64)?;
         }
         let map = MmapRaw::map_raw(&file)?;
-        let f = IndexFile { path: path.to_path_buf(), slots, max_entries, map, count: AtomicUsize::new(1) };
+        let pages = size.div_ceil(PAGE);
+        let f = IndexFile {
+            path: path.to_path_buf(),
+            slots,
+            max_entries,
+            map,
+            file,
+            size,
+            reserved: Mutex::new(vec![0u64; pages.div_ceil(64)]),
+            count: AtomicUsize::new(1),
+        };
         let count = f.read_i32(36).max(1) as usize;
         f.count.store(count.min(max_entries), Ordering::Release);
         Ok(f)
@@ -91,14 +110,37 @@ impl IndexFile {
         self.count.load(Ordering::Acquire) >= self.max_entries
     }
 
-    /// `IndexFile.putKey`; false when the file is full.
-    fn put_key(&self, key: &str, phy_offset: i64, store_timestamp: i64) -> bool {
+    /// Reserves the disk blocks of the pages holding [pos, pos+len).
+    fn reserve(&self, pos: usize, len: usize) -> Result<(), StoreError> {
+        let mut bits = self.reserved.lock().unwrap();
+        let first = pos / PAGE;
+        let last = (pos + len).div_ceil(PAGE).min(self.size.div_ceil(PAGE));
+        for page in first..last {
+            if bits[page / 64] & (1 << (page % 64)) != 0 {
+                continue;
+            }
+            let from = page * PAGE;
+            let len = PAGE.min(self.size - from);
+            // Ok(false): the filesystem cannot reserve; it stays sparse.
+            super::mapped_file::allocate_range(&self.file, from, len)?;
+            bits[page / 64] |= 1 << (page % 64);
+        }
+        Ok(())
+    }
+
+    /// `IndexFile.putKey`; false when the file is full. Fails, writing
+    /// nothing, when the disk blocks to write into cannot be reserved.
+    fn put_key(&self, key: &str, phy_offset: i64, store_timestamp: i64) -> Result<bool, StoreError> {
         let count = self.count.load(Ordering::Relaxed);
         if count >= self.max_entries {
-            return false;
+            return Ok(false);
         }
         let hash = key_hash(key);
         let slot_pos = HEADER_SIZE + (hash as usize % self.slots) * SLOT_SIZE;
+        let entry_pos = HEADER_SIZE + self.slots * SLOT_SIZE + count * ENTRY_SIZE;
+        self.reserve(0, HEADER_SIZE)?;
+        self.reserve(slot_pos, SLOT_SIZE)?;
+        self.reserve(entry_pos, ENTRY_SIZE)?;
         let mut prev = self.read_i32(slot_pos);
         if prev <= 0 || prev as usize > count {
             prev = 0;
@@ -108,7 +150,6 @@ impl IndexFile {
             self.write(16, &phy_offset.to_be_bytes());
         }
         let diff = ((store_timestamp - self.begin_timestamp()) / 1000).clamp(0, i32::MAX as i64) as i32;
-        let entry_pos = HEADER_SIZE + self.slots * SLOT_SIZE + count * ENTRY_SIZE;
         let mut e = [0u8; ENTRY_SIZE];
         e[0..4].copy_from_slice(&hash.to_be_bytes());
         e[4..12].copy_from_slice(&phy_offset.to_be_bytes());
@@ -124,7 +165,7 @@ impl IndexFile {
         self.write(24, &phy_offset.to_be_bytes());
         self.write(36, &((count + 1) as i32).to_be_bytes());
         self.count.store(count + 1, Ordering::Release);
-        true
+        Ok(true)
     }
 
     /// Commit-log offsets of entries for `key` stored within [begin, end] ms.
@@ -195,9 +236,9 @@ impl IndexService {
         let _w = self.writer.lock().unwrap();
         for key in keys {
             let file = self.writable_file(store_timestamp)?;
-            if !file.put_key(key, phy_offset, store_timestamp) {
+            if !file.put_key(key, phy_offset, store_timestamp)? {
                 let file = self.new_file(store_timestamp)?;
-                file.put_key(key, phy_offset, store_timestamp);
+                file.put_key(key, phy_offset, store_timestamp)?;
             }
         }
         Ok(())
@@ -314,6 +355,31 @@ mod tests {
         let again = IndexService::load(dir.path(), 4, 6).unwrap();
         assert_eq!(again.query("T#U3", 10, 0, i64::MAX), vec![300]);
         assert_eq!(again.end_phy_offset(), 1100);
+    }
+
+    #[test]
+    fn index_file_is_sparse_and_reserves_what_it_writes() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_700_000_000_000;
+        {
+            let svc = IndexService::load(dir.path(), 5_000_000, 20_000_000).unwrap();
+            for i in 0..1000 {
+                svc.build(&index_keys("T", Some(&format!("U{i}")), None), i * 100, now + i).unwrap();
+            }
+            svc.flush().unwrap();
+        }
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().metadata().unwrap()).collect();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].len(), (HEADER_SIZE + 5_000_000 * SLOT_SIZE + 20_000_000 * ENTRY_SIZE) as u64);
+        // Header page, at most 1000 slot pages, 5 entry pages.
+        let used = files[0].blocks() * 512;
+        assert!(used <= 1010 * PAGE as u64, "1000 keys took {used} bytes of disk");
+        let svc = IndexService::load(dir.path(), 5_000_000, 20_000_000).unwrap();
+        assert_eq!(svc.query("T#U999", 10, 0, i64::MAX), vec![99_900]);
+        assert_eq!(svc.query("T#U0", 10, 0, i64::MAX), vec![0]);
+        svc.build(&index_keys("T", Some("again"), None), 123, now + 5000).unwrap();
+        assert_eq!(svc.query("T#again", 10, 0, i64::MAX), vec![123]);
     }
 
     #[test]

@@ -9,8 +9,30 @@ use memmap2::MmapRaw;
 
 use super::StoreError;
 
+/// How a segment's disk blocks are reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prealloc {
+    /// All blocks at creation (the commit log): a full disk fails the
+    /// creation, never a write into the mapping.
+    Full,
+    /// A sparse file whose blocks are reserved `n` bytes at a time just
+    /// ahead of the write position (consume queues): disk use follows the
+    /// data, and no write ever touches an unreserved page (which on a full
+    /// disk would kill the process with SIGBUS).
+    Chunked(usize),
+}
+
+/// Blocks reserved ahead of a consume queue's write position.
+pub const CHUNK: usize = 64 * 1024;
+const PAGE: usize = 4096;
+
 pub struct MappedFile {
     path: PathBuf,
+    file: std::fs::File,
+    prealloc: Prealloc,
+    /// With `Prealloc::Chunked`, [wrote, allocated) is known to be reserved
+    /// whenever allocated > wrote; with `Full`, the file size.
+    allocated: AtomicUsize,
     /// Absolute offset of the file's first byte; also its 20-digit name.
     start: i64,
     size: usize,
@@ -30,13 +52,26 @@ unsafe impl Send for MappedFile {}
 unsafe impl Sync for MappedFile {}
 
 fn allocate(file: &std::fs::File, size: usize) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: plain syscall on a valid, owned descriptor.
-    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, size as libc::off_t) };
-    match rc {
-        0 => Ok(()),
+    match allocate_range(file, 0, size) {
+        Ok(true) => Ok(()),
         // Filesystems without fallocate: fall back to a sparse file.
-        libc::EOPNOTSUPP | libc::EINVAL => file.set_len(size as u64),
+        Ok(false) => file.set_len(size as u64),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reserves the blocks of [from, from+len) (extending the file if needed).
+/// Ok(false) when the filesystem cannot reserve blocks at all.
+pub(crate) fn allocate_range(file: &std::fs::File, from: usize, len: usize) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    if len == 0 {
+        return Ok(true);
+    }
+    // SAFETY: plain syscall on a valid, owned descriptor.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), from as libc::off_t, len as libc::off_t) };
+    match rc {
+        0 => Ok(true),
+        libc::EOPNOTSUPP | libc::EINVAL => Ok(false),
         errno => Err(std::io::Error::from_raw_os_error(errno)),
     }
 }
@@ -46,8 +81,14 @@ pub fn file_name(offset: i64) -> String {
 }
 
 impl MappedFile {
-    /// Opens (creating and sizing if needed) the segment starting at `start`.
+    /// Opens (creating and sizing if needed) the segment starting at
+    /// `start`, with all its blocks reserved.
     pub fn open(dir: &Path, start: i64, size: usize) -> Result<Self, StoreError> {
+        Self::open_with(dir, start, size, Prealloc::Full)
+    }
+
+    /// Opens the segment starting at `start`, reserving blocks as `prealloc` says.
+    pub fn open_with(dir: &Path, start: i64, size: usize, prealloc: Prealloc) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(file_name(start));
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
@@ -59,9 +100,14 @@ impl MappedFile {
                     path.display()
                 )));
             }
-            // Reserve the blocks now: a write into a mapped hole on a full
-            // disk would kill the process with SIGBUS instead of failing.
-            if let Err(e) = allocate(&file, size) {
+            // Reserve the blocks now (Full) or just size the file, sparse,
+            // and reserve before each write (Chunked): a write into a mapped
+            // hole on a full disk would kill the process with SIGBUS.
+            let r = match prealloc {
+                Prealloc::Full => allocate(&file, size),
+                Prealloc::Chunked(_) => file.set_len(size as u64),
+            };
+            if let Err(e) = r {
                 drop(file);
                 if len == 0 {
                     let _ = std::fs::remove_file(&path);
@@ -70,8 +116,15 @@ impl MappedFile {
             }
         }
         let map = MmapRaw::map_raw(&file)?;
+        let allocated = match prealloc {
+            Prealloc::Full => size,
+            Prealloc::Chunked(_) => 0,
+        };
         Ok(MappedFile {
             path,
+            file,
+            prealloc,
+            allocated: AtomicUsize::new(allocated),
             start,
             size,
             map,
@@ -112,11 +165,53 @@ impl MappedFile {
         self.flushed.store(pos, Ordering::Release);
     }
 
+    /// Reserves the blocks of the next `len` bytes from the write position
+    /// (a no-op for fully preallocated files). Only the appender calls this.
+    pub fn reserve(&self, len: usize) -> Result<(), StoreError> {
+        let Prealloc::Chunked(chunk) = self.prealloc else {
+            return Ok(());
+        };
+        let pos = self.wrote.load(Ordering::Relaxed);
+        let end = pos.checked_add(len).filter(|e| *e <= self.size).ok_or_else(|| {
+            StoreError::Corrupt(format!("reserving {len} bytes at {pos} past the end of {}", self.path.display()))
+        })?;
+        if end <= self.allocated.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let from = pos / PAGE * PAGE;
+        let to = end.div_ceil(chunk.max(PAGE)).saturating_mul(chunk.max(PAGE)).min(self.size);
+        // Filesystems that cannot reserve (Ok(false)) stay sparse, as the
+        // Java broker's files always are.
+        allocate_range(&self.file, from, to - from)?;
+        self.allocated.store(to, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Reserves blocks as needed, then appends (consume queues).
+    pub fn try_append(&self, data: &[u8]) -> Result<(), StoreError> {
+        self.reserve(data.len())?;
+        self.append(data);
+        Ok(())
+    }
+
+    /// Moves the write position of a fresh sparse segment forward over a
+    /// never-written hole, which reads as zeros.
+    pub fn skip_hole(&self, len: usize) {
+        let pos = self.wrote.load(Ordering::Relaxed);
+        assert!(len <= self.size - pos, "skip past end of mapped file");
+        self.wrote.store(pos + len, Ordering::Release);
+    }
+
     /// Copies `data` at the write position and publishes it.
-    /// The caller is the only appender and has checked `remaining()`.
+    /// The caller is the only appender and has checked `remaining()` (and,
+    /// for a `Chunked` file, called `reserve`).
     pub fn append(&self, data: &[u8]) {
         let pos = self.wrote.load(Ordering::Relaxed);
         assert!(data.len() <= self.size - pos, "append past end of mapped file");
+        assert!(
+            self.prealloc == Prealloc::Full || pos + data.len() <= self.allocated.load(Ordering::Relaxed),
+            "append into unreserved blocks"
+        );
         // SAFETY: [pos, pos+len) is inside the mapping and beyond what readers may read.
         unsafe {
             std::ptr::copy_nonoverlapping(data.as_ptr(), self.map.as_mut_ptr().add(pos), data.len());
@@ -125,6 +220,7 @@ impl MappedFile {
     }
 
     /// Overwrites bytes inside the unpublished region (zeroing a torn tail).
+    /// Only ever called on bytes that were written, so their blocks exist.
     pub fn zero_from(&self, pos: usize, len: usize) {
         let len = len.min(self.size - pos);
         // SAFETY: only called during recovery/truncation while no reader exists past `pos`.
@@ -154,7 +250,6 @@ impl MappedFile {
     /// so a later read just maps it again; resident memory stays bounded by
     /// the hot tail instead of growing with everything ever written.
     pub fn release_below(&self, upto: usize) {
-        const PAGE: usize = 4096;
         let upto = upto.min(self.flushed.load(Ordering::Acquire)) / PAGE * PAGE;
         let from = self.released.load(Ordering::Acquire);
         if upto <= from {
@@ -184,12 +279,19 @@ impl MappedFile {
 pub struct MappedFileQueue {
     dir: PathBuf,
     file_size: usize,
+    prealloc: Prealloc,
     files: Vec<std::sync::Arc<MappedFile>>,
 }
 
 impl MappedFileQueue {
-    /// Maps every segment in `dir`, in offset order.
+    /// Maps every segment in `dir`, in offset order; new segments are fully
+    /// preallocated.
     pub fn load(dir: &Path, file_size: usize) -> Result<Self, StoreError> {
+        Self::load_with(dir, file_size, Prealloc::Full)
+    }
+
+    /// As `load`, reserving the blocks of new segments as `prealloc` says.
+    pub fn load_with(dir: &Path, file_size: usize, prealloc: Prealloc) -> Result<Self, StoreError> {
         let mut starts = Vec::new();
         if dir.exists() {
             for entry in std::fs::read_dir(dir)? {
@@ -206,12 +308,12 @@ impl MappedFileQueue {
         starts.sort_unstable();
         let mut files = Vec::with_capacity(starts.len());
         for start in starts {
-            let f = MappedFile::open(dir, start, file_size)?;
+            let f = MappedFile::open_with(dir, start, file_size, prealloc)?;
             // Until recovery says otherwise, earlier segments are full.
             f.set_wrote(file_size);
             files.push(std::sync::Arc::new(f));
         }
-        Ok(MappedFileQueue { dir: dir.to_path_buf(), file_size, files })
+        Ok(MappedFileQueue { dir: dir.to_path_buf(), file_size, prealloc, files })
     }
 
     pub fn files(&self) -> &[std::sync::Arc<MappedFile>] {
@@ -243,7 +345,7 @@ impl MappedFileQueue {
             Some(f) => f.start() + self.file_size as i64,
             None => start_if_empty - start_if_empty % self.file_size as i64,
         };
-        let f = std::sync::Arc::new(MappedFile::open(&self.dir, next_start, self.file_size)?);
+        let f = std::sync::Arc::new(MappedFile::open_with(&self.dir, next_start, self.file_size, self.prealloc)?);
         self.files.push(f.clone());
         Ok(f)
     }
@@ -261,7 +363,7 @@ impl MappedFileQueue {
     /// holds it.
     pub fn truncate(&mut self, offset: i64) -> Result<(), StoreError> {
         while let Some(f) = self.files.last() {
-            if f.start() >= offset && self.files.len() > 0 {
+            if f.start() >= offset {
                 let f = self.files.pop().unwrap();
                 std::fs::remove_file(f.path())?;
                 continue;

@@ -44,6 +44,41 @@ pub enum StoreError {
     /// Writes refused: the disk is (nearly) full, or the store is closed.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// A name the store would turn into a path is not one safe component.
+    #[error("invalid name for a store path: {0:?}")]
+    InvalidName(String),
+}
+
+/// Longest file name most filesystems accept (NAME_MAX).
+const MAX_PATH_COMPONENT: usize = 255;
+
+/// Checks that `name` (a topic) is a single safe path component before the
+/// store creates anything from it: non-empty, at most 255 bytes, no '/',
+/// '\\' or NUL, and not "." or "..". The broker validates names earlier;
+/// this is the last line of defense.
+pub fn check_path_component(name: &str) -> Result<(), StoreError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_PATH_COMPONENT
+        && name != "."
+        && name != ".."
+        && !name.bytes().any(|b| b == b'/' || b == b'\\' || b == 0);
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidName(name.chars().take(MAX_PATH_COMPONENT).collect()))
+    }
+}
+
+/// Maps a failure to reserve disk space to a refused write, marking the
+/// disk full (as a full commit log does).
+fn enospc_to_unavailable(store: &MessageStore, e: StoreError) -> StoreError {
+    match e {
+        StoreError::Io(io) if io.raw_os_error() == Some(libc::ENOSPC) => {
+            store.set_disk_full(true);
+            StoreError::Unavailable(format!("disk full: {io}"))
+        }
+        other => other,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -441,6 +476,10 @@ impl MessageStore {
             if r.offset < from {
                 continue;
             }
+            if let Err(e) = check_path_component(&m.topic) {
+                tracing::warn!(offset = r.offset, "record not indexed in a consume queue: {e}");
+                continue;
+            }
             let cq = self.consume_queue(&m.topic, m.queue_id)?;
             let max = cq.max_offset();
             if m.queue_offset == max || (max == 0 && cq.min_offset() == 0) {
@@ -471,6 +510,7 @@ impl MessageStore {
         if let Some(cq) = self.find_consume_queue(topic, queue_id) {
             return Ok(cq);
         }
+        check_path_component(topic)?;
         let mut queues = self.queues.write().unwrap();
         let by_id = queues.entry(topic.to_string()).or_default();
         if let Some(cq) = by_id.get(&queue_id) {
@@ -520,13 +560,10 @@ impl MessageStore {
         let (wrote_offset, queue_offset) = {
             let _appender = self.put_lock.lock().unwrap();
             let queue_offset = cq.max_offset();
-            let place = self.commit_log.reserve(buf.len()).map_err(|e| match e {
-                StoreError::Io(io) if io.raw_os_error() == Some(libc::ENOSPC) => {
-                    self.set_disk_full(true);
-                    StoreError::Unavailable(format!("disk full: {io}"))
-                }
-                other => other,
-            })?;
+            // Consume queue blocks first: once the commit log holds the
+            // records, their entries must not fail for want of space.
+            cq.reserve(queue_offset, msgs.len()).map_err(|e| enospc_to_unavailable(self, e))?;
+            let place = self.commit_log.reserve(buf.len()).map_err(|e| enospc_to_unavailable(self, e))?;
             for (i, (start, _, _)) in bounds.iter().enumerate() {
                 let qo = queue_offset + i as i64;
                 let po = place.offset + *start as i64;
@@ -787,6 +824,9 @@ impl MessageStore {
     /// Drops a deleted topic's consume queues (`cleanUnusedTopic`); its
     /// messages stay in the commit log until retention removes them.
     pub fn delete_topic(&self, topic: &str) {
+        if check_path_component(topic).is_err() {
+            return; // never a path of ours
+        }
         let removed = self.queues.write().unwrap().remove(topic);
         if removed.is_some() {
             let dir = self.config.consume_queue_dir().join(topic);
@@ -824,3 +864,72 @@ fn total_physical_memory() -> u64 {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    #[test]
+    fn path_components() {
+        for ok in ["T", "%RETRY%g", "a.b-c_d", ".hidden", "..x", &"t".repeat(255)] {
+            assert!(check_path_component(ok).is_ok(), "{ok:?}");
+        }
+        for bad in ["", ".", "..", "a/b", "/abs", "../up", "a\\b", "a\0b", &"t".repeat(256)] {
+            assert!(matches!(check_path_component(bad), Err(StoreError::InvalidName(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn traversal_topic_is_refused_and_creates_nothing() {
+        let outer = tempfile::tempdir().unwrap();
+        let root = outer.path().join("store");
+        let cfg = StoreConfig {
+            commit_log_file_size: 1 << 16,
+            consume_queue_file_size: 20 * 100,
+            max_hash_slot_num: 64,
+            max_index_num: 256,
+            ..StoreConfig::new(root.clone(), "127.0.0.1:10911".parse().unwrap())
+        };
+        let store = MessageStore::open(cfg.clone()).unwrap();
+        let listing = |p: &std::path::Path| {
+            let mut v: Vec<_> = walk(p);
+            v.sort();
+            v
+        };
+        let before = listing(outer.path());
+        for topic in ["..", "../../escape", "a/b", "."] {
+            let m = MessageInner {
+                topic: topic.into(),
+                queue_id: 0,
+                flag: 0,
+                sys_flag: 0,
+                body: bytes::Bytes::from_static(b"x"),
+                properties: Properties::default(),
+                born_timestamp: 1,
+                born_host: "127.0.0.1:5000".parse().unwrap(),
+                store_host: "127.0.0.1:10911".parse().unwrap(),
+                reconsume_times: 0,
+                prepared_transaction_offset: 0,
+            };
+            assert!(matches!(store.put_message(&m), Err(StoreError::InvalidName(_))), "{topic:?}");
+            store.delete_topic(topic);
+        }
+        assert_eq!(store.commit_log_max_offset(), 0, "nothing reached the commit log");
+        assert_eq!(listing(outer.path()), before, "no file created or removed");
+        assert!(root.exists());
+        store.shutdown().unwrap();
+        drop(store);
+        let store = MessageStore::open(cfg).unwrap();
+        assert!(store.topics().is_empty());
+    }
+
+    fn walk(p: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = vec![p.to_path_buf()];
+        if p.is_dir() {
+            for e in std::fs::read_dir(p).unwrap() {
+                out.extend(walk(&e.unwrap().path()));
+            }
+        }
+        out
+    }
+}
