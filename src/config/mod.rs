@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use properties::{
-    escape as escape_property, parse_entries, parse_properties, store_line, try_parse_properties, update_in_place,
-    MalformedEscape, RewriteError,
+    escape as escape_property, parse_properties, store_line, try_parse_properties, update_in_place, MalformedEscape,
+    RewriteError,
 };
 
 use crate::store::{FlushDiskType, StoreConfig};

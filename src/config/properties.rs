@@ -26,11 +26,11 @@ pub struct MalformedEscape(pub usize);
 /// its first non-blank character to the end of its last physical line
 /// (before the terminator, which is not part of the span).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub key: String,
-    pub value: String,
-    pub start: usize,
-    pub end: usize,
+struct Entry {
+    key: String,
+    value: String,
+    start: usize,
+    end: usize,
 }
 
 /// A logical line as `LineReader.readLine` returns it: its characters
@@ -245,11 +245,6 @@ pub fn try_parse_properties(text: &str) -> Result<Vec<(String, String)>, Malform
 /// As [`try_parse_properties`], but a malformed `\u` escape reads as `u`.
 pub fn parse_properties(text: &str) -> Vec<(String, String)> {
     entries(text, false).expect("lenient parsing cannot fail").0.into_iter().map(|e| (e.key, e.value)).collect()
-}
-
-/// Entries with their spans in `text` (strict about escapes).
-pub fn parse_entries(text: &str) -> Result<Vec<Entry>, MalformedEscape> {
-    Ok(entries(text, true)?.0)
 }
 
 /// `Properties.saveConvert` with `escapeUnicode`: the escaped form of a key
