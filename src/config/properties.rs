@@ -429,6 +429,10 @@ mod tests {
         assert_eq!(update_in_place("a=1\\\n", &[]).unwrap(), "a=1\\\n");
         assert_eq!(update_in_place("a=1\\", &[kv("a", "2")]).unwrap(), "a=2");
         assert_eq!(update_in_place("", &[kv("b", "2")]).unwrap(), "b=2\n");
+        // A lone backslash at end of file is an empty key (as in Java); what
+        // is appended after it must not be swallowed into it (proptest found).
+        assert_eq!(p("\\"), vec![kv("", "")]);
+        assert_eq!(update_in_place("\\", &[kv("a", "")]).unwrap(), "=\na=\n");
     }
 
     fn tricky_string() -> impl Strategy<Value = String> {
