@@ -4,13 +4,17 @@
 //! naming anything else (above all paths, commands and classes — the
 //! CVE-2023-33246 family) is refused whole. Accepted changes are checked by
 //! building the complete new configuration before anything is applied, then
-//! written into the broker's config file in place.
+//! written into the broker's config file in place, escaped as
+//! `Properties.store` escapes, so the file reads back the same in ferromq and
+//! in Java. Values holding a control character or a Unicode line/paragraph
+//! separator are refused: no run-time setting contains one, and they are how
+//! a value would try to break out of its line.
 
 use std::path::PathBuf;
 
 use super::error::{BrokerError, BrokerResult};
 use super::Broker;
-use crate::config::{parse_properties, BrokerConfig};
+use crate::config::{try_parse_properties, update_in_place, BrokerConfig, RewriteError};
 use crate::remoting::codes::response;
 use crate::remoting::RemotingCommand;
 use crate::store::config_file;
@@ -49,6 +53,12 @@ fn names_path_command_or_class(key: &str) -> bool {
     words.iter().any(|w| BAD.contains(&w.as_str()))
 }
 
+/// The first character that no run-time setting may hold: C0 and C1
+/// controls, DEL, and U+2028/U+2029 (line breaks to some readers).
+fn forbidden_char(v: &str) -> Option<char> {
+    v.chars().find(|&c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
+}
+
 impl Broker {
     pub(super) fn get_broker_config(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let cfg = self.cfg();
@@ -60,8 +70,12 @@ impl Broker {
 
     pub(super) fn update_broker_config(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
         let text = String::from_utf8_lossy(req.body.as_deref().unwrap_or(b"")).into_owned();
-        let changes = parse_properties(&text);
-        for (k, _) in &changes {
+        // Read as the Java broker reads it (`MixAll.string2Properties`),
+        // refusing a malformed `\uXXXX` escape as it does.
+        let changes = try_parse_properties(&text).map_err(|e| {
+            BrokerError::new(response::SYSTEM_ERROR, format!("string2Properties error: {e}"))
+        })?;
+        for (k, v) in &changes {
             if names_path_command_or_class(k) {
                 tracing::warn!(key = %k, "updateBrokerConfig refused a path/command/class setting");
                 return Err(BrokerError::new(
@@ -75,6 +89,16 @@ impl Broker {
                     format!(
                         "Can not update config [{k}] at run time; the settings that can change are: {}",
                         RUNTIME_KEYS.join(", ")
+                    ),
+                ));
+            }
+            if let Some(c) = forbidden_char(v) {
+                tracing::warn!(key = %k, "updateBrokerConfig refused a value with a control character");
+                return Err(BrokerError::new(
+                    response::SYSTEM_ERROR,
+                    format!(
+                        "Can not update config [{k}]: the value contains the control character U+{:04X}; line breaks and other control characters are not allowed in settings.",
+                        c as u32
                     ),
                 ));
             }
@@ -103,20 +127,23 @@ impl Broker {
     /// Rewrites the changed keys in the config file, keeping everything else.
     fn persist_config_changes(&self, cfg: &BrokerConfig, changes: &[(String, String)]) -> BrokerResult<()> {
         let path: PathBuf = cfg.config_file.clone().unwrap_or_else(|| cfg.config_dir().join("broker.properties"));
-        let original = std::fs::read_to_string(&path).unwrap_or_default();
-        let mut lines: Vec<String> = original.lines().map(str::to_string).collect();
-        for (k, v) in changes {
-            let found = lines.iter_mut().find(|l| {
-                let t = l.trim_start();
-                !t.starts_with('#') && parse_properties(t).first().is_some_and(|(lk, _)| lk == k)
-            });
-            match found {
-                Some(line) => *line = format!("{k}={v}"),
-                None => lines.push(format!("{k}={v}")),
+        let original = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                return Err(BrokerError::new(
+                    response::SYSTEM_ERROR,
+                    format!("Can not persist config to {}: {e}", path.display()),
+                ))
             }
-        }
-        let mut text = lines.join("\n");
-        text.push('\n');
+        };
+        let text = update_in_place(&original, changes).map_err(|e| {
+            let why = match e {
+                RewriteError::Malformed(m) => format!("the file does not load: {m}"),
+                RewriteError::NotRoundTrip => e.to_string(),
+            };
+            BrokerError::new(response::SYSTEM_ERROR, format!("Can not persist config to {}: {why}", path.display()))
+        })?;
         config_file::persist(&path, &text)
             .map_err(|e| BrokerError::new(response::SYSTEM_ERROR, format!("Can not persist config to {}: {e}", path.display())))
     }
@@ -133,6 +160,16 @@ mod tests {
         }
         for k in RUNTIME_KEYS {
             assert!(!names_path_command_or_class(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn line_breaking_characters_are_forbidden_in_values() {
+        for v in ["a\rb", "a\nb", "\u{0}", "x\u{7f}", "x\u{85}", "a\u{2028}b", "a\u{2029}", "\t"] {
+            assert!(forbidden_char(v).is_some(), "{v:?}");
+        }
+        for v in ["x\\", " x", "C:\\tmp\\ x", "é中\u{1F600}", "a=b:c#!"] {
+            assert_eq!(forbidden_char(v), None, "{v:?}");
         }
     }
 }

@@ -6,7 +6,10 @@ mod properties;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use properties::parse_properties;
+pub use properties::{
+    escape as escape_property, parse_properties, store_line, try_parse_properties, update_in_place, MalformedEscape,
+    RewriteError,
+};
 
 use crate::remoting::limits::Limits;
 use crate::store::{FlushDiskType, StoreConfig};
@@ -15,6 +18,8 @@ use crate::store::{FlushDiskType, StoreConfig};
 pub enum ConfigError {
     #[error("cannot read config file {0}: {1}")]
     Read(PathBuf, std::io::Error),
+    #[error("cannot read config file {0}: {1}")]
+    Syntax(PathBuf, MalformedEscape),
     #[error("config key {key}: cannot parse {value:?} as {ty}")]
     BadValue { key: String, value: String, ty: &'static str },
 }
@@ -31,6 +36,9 @@ impl Settings {
     }
 
     /// Applies `key=value` pairs; RocketMQ 4.3's spellings map to 4.9's.
+    /// Values are trimmed as `String.trim` trims (characters up to U+0020),
+    /// as the Java broker's `MixAll.properties2Object` trims what it reads;
+    /// the properties parser itself keeps them as written.
     pub fn apply(&mut self, pairs: impl IntoIterator<Item = (String, String)>) {
         for (k, v) in pairs {
             let k = match k.as_str() {
@@ -38,7 +46,7 @@ impl Settings {
                 "mapedFileSizeConsumeQueue" => "mappedFileSizeConsumeQueue".to_string(),
                 _ => k,
             };
-            self.values.insert(k, v);
+            self.values.insert(k, v.trim_matches(|c| c <= ' ').to_string());
         }
     }
 
@@ -91,7 +99,7 @@ fn hostname() -> String {
 
 pub fn load_file(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.into(), e))?;
-    Ok(parse_properties(&text))
+    try_parse_properties(&text).map_err(|e| ConfigError::Syntax(path.into(), e))
 }
 
 pub const DEFAULT_MESSAGE_DELAY_LEVEL: &str = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";
