@@ -1,18 +1,24 @@
 //! `TopicConfigManager`: the broker's topics, persisted as config/topics.json.
+//!
+//! A change is written by the file's [`ConfigWriter`] shortly after it is
+//! made, not before the request is answered (the Java broker writes first):
+//! a topic acknowledged just before a crash may be missing after the
+//! restart. Auto-created topics come back on their next send, and the
+//! commit log keeps the messages either way. Graceful shutdown flushes.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use crate::config::BrokerConfig;
 use crate::protocol::body::TopicConfigSerializeWrapper;
 use crate::protocol::topic::{DataVersion, TopicConfig};
 use crate::protocol::{fastjson, perm, topics};
-use crate::store::{config_file, now_ms};
+use crate::store::config_file::{self, ConfigWriter};
+use crate::store::now_ms;
 
 pub struct TopicConfigManager {
-    path: PathBuf,
-    inner: RwLock<TopicConfigSerializeWrapper>,
+    inner: Arc<RwLock<TopicConfigSerializeWrapper>>,
+    writer: ConfigWriter,
     /// Topics the broker made for itself (`TopicValidator.addSystemTopic`).
     system: std::collections::HashSet<String>,
 }
@@ -58,11 +64,16 @@ impl TopicConfigManager {
             data_version = saved.data_version;
             table.extend(saved.topic_config_table);
         }
-        TopicConfigManager {
+        let inner = Arc::new(RwLock::new(TopicConfigSerializeWrapper { data_version, topic_config_table: table }));
+        let state = inner.clone();
+        let writer = ConfigWriter::new(
             path,
-            inner: RwLock::new(TopicConfigSerializeWrapper { data_version, topic_config_table: table }),
-            system,
-        }
+            Box::new(move || {
+                let v = serde_json::to_value(&*state.read().unwrap_or_else(|e| e.into_inner())).unwrap_or_default();
+                fastjson::to_string(&v)
+            }),
+        );
+        TopicConfigManager { inner, writer, system }
     }
 
     /// `TopicValidator.isSystemTopic`.
@@ -71,15 +82,14 @@ impl TopicConfigManager {
     }
 
     pub fn delete(&self, topic: &str) -> bool {
-        let text = {
+        {
             let mut inner = self.inner.write().unwrap();
             if inner.topic_config_table.remove(topic).is_none() {
                 return false;
             }
             inner.data_version.next(now_ms());
-            fastjson::to_string(&serde_json::to_value(&*inner).unwrap())
-        };
-        self.persist(&text);
+        }
+        self.writer.mark_dirty();
         true
     }
 
@@ -92,17 +102,17 @@ impl TopicConfigManager {
     }
 
     /// Adds or replaces a topic; returns true if anything changed.
+    /// Persisted in the background: see the module doc.
     pub fn update(&self, tc: TopicConfig) -> bool {
-        let text = {
+        {
             let mut inner = self.inner.write().unwrap();
             if inner.topic_config_table.get(&tc.topic_name) == Some(&tc) {
                 return false;
             }
             inner.topic_config_table.insert(tc.topic_name.clone(), tc);
             inner.data_version.next(now_ms());
-            fastjson::to_string(&serde_json::to_value(&*inner).unwrap())
-        };
-        self.persist(&text);
+        }
+        self.writer.mark_dirty();
         true
     }
 
@@ -140,8 +150,11 @@ impl TopicConfigManager {
         (tc, true)
     }
 
-    fn persist(&self, text: &str) {
-        config_file::persist_logged(&self.path, text);
+    /// Blocks until every change made so far is in topics.json (shutdown).
+    pub fn flush(&self) {
+        if let Err(e) = self.writer.flush() {
+            tracing::error!("{e}");
+        }
     }
 }
 
