@@ -103,7 +103,11 @@ impl SubscriptionGroupManager {
         let state = inner.clone();
         let writer = ConfigWriter::new(
             path,
-            Box::new(move || serde_json::to_string(&*state.read().unwrap_or_else(|e| e.into_inner())).unwrap_or_default()),
+            Box::new(move || {
+                // Copy under the lock, serialize after: requests wait for a clone, not for JSON.
+                let snapshot = state.read().unwrap_or_else(|e| e.into_inner()).clone();
+                serde_json::to_string(&snapshot).unwrap_or_default()
+            }),
         );
         SubscriptionGroupManager { auto_create: std::sync::atomic::AtomicBool::new(auto_create), inner, writer }
     }

@@ -69,8 +69,9 @@ impl TopicConfigManager {
         let writer = ConfigWriter::new(
             path,
             Box::new(move || {
-                let v = serde_json::to_value(&*state.read().unwrap_or_else(|e| e.into_inner())).unwrap_or_default();
-                fastjson::to_string(&v)
+                // Copy under the lock, serialize after: requests wait for a clone, not for JSON.
+                let snapshot = state.read().unwrap_or_else(|e| e.into_inner()).clone();
+                fastjson::to_string(&serde_json::to_value(&snapshot).unwrap_or_default())
             }),
         );
         TopicConfigManager { inner, writer, system }
@@ -170,4 +171,43 @@ pub fn describe(tc: &TopicConfig) -> String {
         tc.topic_sys_flag,
         tc.order
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::broker_defaults;
+
+    fn config(dir: &std::path::Path) -> BrokerConfig {
+        let mut s = broker_defaults();
+        s.apply([
+            ("storePathRootDir".to_string(), dir.display().to_string()),
+            ("brokerName".to_string(), "broker-a".to_string()),
+        ]);
+        BrokerConfig::from_settings(s).unwrap()
+    }
+
+    #[test]
+    fn updates_are_written_in_the_background_and_flush_makes_them_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        let m = TopicConfigManager::load(&cfg);
+        let start = std::time::Instant::now();
+        for i in 0..2000 {
+            assert!(m.update(TopicConfig::new(&format!("T{i}"), 4, 4, perm::READ | perm::WRITE)));
+        }
+        assert!(m.delete("T7"));
+        m.flush();
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "took {:?}", start.elapsed());
+        assert!(m.writer.writes() < 200, "{} writes for 2001 changes", m.writer.writes());
+        let dv = m.snapshot().data_version;
+        let again = TopicConfigManager::load(&cfg);
+        assert_eq!(again.snapshot().data_version, dv, "the latest state was written");
+        assert!(again.get("T1999").is_some() && again.get("T0").is_some());
+        assert!(again.get("T7").is_none());
+        again.update(TopicConfig::new("T7", 1, 1, perm::READ));
+        again.flush();
+        assert!(cfg.config_dir().join("topics.json.bak").exists(), "the previous version is kept");
+        assert!(TopicConfigManager::load(&cfg).get("T7").is_some());
+    }
 }
