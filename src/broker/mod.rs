@@ -162,6 +162,8 @@ impl Broker {
     /// Persists everything and flushes the store (graceful stop).
     pub async fn shutdown(&self) {
         self.unregister_all().await;
+        self.topics.flush();
+        self.subscription_groups.flush();
         self.offsets.persist();
         self.schedule.persist();
         if let Err(e) = self.store.shutdown() {

@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::fastjson;
-use crate::store::config_file;
+use crate::store::config_file::{self, ConfigWriter};
 
 const TOPIC_GROUP_SEPARATOR: &str = "@";
 
@@ -18,9 +18,13 @@ struct OffsetWrapper {
     offset_table: BTreeMap<String, BTreeMap<i32, i64>>,
 }
 
+type Table = HashMap<String, BTreeMap<i32, i64>>;
+
 pub struct ConsumerOffsetManager {
-    path: PathBuf,
-    table: Mutex<HashMap<String, BTreeMap<i32, i64>>>,
+    table: Arc<Mutex<Table>>,
+    /// Persisting goes through one writer so that the periodic and the
+    /// shutdown writes never interleave on the temp file.
+    writer: ConfigWriter,
 }
 
 impl ConsumerOffsetManager {
@@ -29,7 +33,10 @@ impl ConsumerOffsetManager {
         if let Some(w) = config_file::load_json::<OffsetWrapper>(&path) {
             table.extend(w.offset_table);
         }
-        ConsumerOffsetManager { path, table: Mutex::new(table) }
+        let table = Arc::new(Mutex::new(table));
+        let t = table.clone();
+        let writer = ConfigWriter::new(path, Box::new(move || table_json(&t.lock().unwrap_or_else(|e| e.into_inner()))));
+        ConsumerOffsetManager { table, writer }
     }
 
     fn key(topic: &str, group: &str) -> String {
@@ -99,14 +106,18 @@ impl ConsumerOffsetManager {
 
     /// consumerOffset.json's text (also GET_ALL_CONSUMER_OFFSET's body).
     pub fn to_json(&self) -> String {
-        let t = self.table.lock().unwrap();
-        let w = OffsetWrapper { offset_table: t.iter().map(|(k, v)| (k.clone(), v.clone())).collect() };
-        fastjson::to_string(&serde_json::to_value(&w).unwrap())
+        table_json(&self.table.lock().unwrap())
     }
 
+    /// Writes consumerOffset.json now (blocking; a failure is logged).
     pub fn persist(&self) {
-        config_file::persist_logged(&self.path, &self.to_json());
+        self.writer.persist_now();
     }
+}
+
+fn table_json(t: &Table) -> String {
+    let w = OffsetWrapper { offset_table: t.iter().map(|(k, v)| (k.clone(), v.clone())).collect() };
+    fastjson::to_string(&serde_json::to_value(&w).unwrap_or_default())
 }
 
 #[cfg(test)]

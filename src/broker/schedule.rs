@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::Broker;
 use crate::protocol::message::{property, MessageExt, MessageInner};
 use crate::protocol::{fastjson, topics};
-use crate::store::{config_file, now_ms};
+use crate::store::config_file::{self, ConfigWriter};
+use crate::store::now_ms;
 
 /// How often due messages are looked for (the Java service's 100 ms).
 const TICK: Duration = Duration::from_millis(100);
@@ -25,15 +26,19 @@ struct DelayOffsetWrapper {
 }
 
 pub struct ScheduleMessageService {
-    path: PathBuf,
     /// Delay level → next offset to deliver in queue level-1.
-    offsets: Mutex<BTreeMap<i32, i64>>,
+    offsets: Arc<Mutex<BTreeMap<i32, i64>>>,
+    /// One writer, so periodic and shutdown writes never interleave.
+    writer: ConfigWriter,
 }
 
 impl ScheduleMessageService {
     pub fn load(path: PathBuf) -> Self {
         let offsets = config_file::load_json::<DelayOffsetWrapper>(&path).map(|w| w.offset_table).unwrap_or_default();
-        ScheduleMessageService { path, offsets: Mutex::new(offsets) }
+        let offsets = Arc::new(Mutex::new(offsets));
+        let o = offsets.clone();
+        let writer = ConfigWriter::new(path, Box::new(move || offsets_json(&o.lock().unwrap_or_else(|e| e.into_inner()))));
+        ScheduleMessageService { offsets, writer }
     }
 
     pub fn offset(&self, level: i32) -> i64 {
@@ -45,13 +50,18 @@ impl ScheduleMessageService {
     }
 
     pub fn to_json(&self) -> String {
-        let w = DelayOffsetWrapper { offset_table: self.offsets.lock().unwrap().clone() };
-        fastjson::to_string(&serde_json::to_value(&w).unwrap())
+        offsets_json(&self.offsets.lock().unwrap())
     }
 
+    /// Writes delayOffset.json now (blocking; a failure is logged).
     pub fn persist(&self) {
-        config_file::persist_logged(&self.path, &self.to_json());
+        self.writer.persist_now();
     }
+}
+
+fn offsets_json(offsets: &BTreeMap<i32, i64>) -> String {
+    let w = DelayOffsetWrapper { offset_table: offsets.clone() };
+    fastjson::to_string(&serde_json::to_value(&w).unwrap_or_default())
 }
 
 /// The message as it goes back to its real topic (`messageTimeup`).

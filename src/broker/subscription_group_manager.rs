@@ -1,15 +1,20 @@
 //! `SubscriptionGroupManager`: per-group consumption settings, created on
 //! first use when `autoCreateSubscriptionGroup` is on, persisted as
 //! config/subscriptionGroup.json.
+//!
+//! Changes are written in the background by the file's [`ConfigWriter`]
+//! (see its doc): a group acknowledged just before a crash may be missing
+//! after the restart, and is auto-created again on its next use.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::topic::DataVersion;
-use crate::store::{config_file, now_ms};
+use crate::store::config_file::{self, ConfigWriter};
+use crate::store::now_ms;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -70,9 +75,9 @@ struct Wrapper {
 }
 
 pub struct SubscriptionGroupManager {
-    path: PathBuf,
     auto_create: std::sync::atomic::AtomicBool,
-    inner: RwLock<Wrapper>,
+    inner: Arc<RwLock<Wrapper>>,
+    writer: ConfigWriter,
 }
 
 /// Groups the Java broker creates for its own tools.
@@ -94,11 +99,17 @@ impl SubscriptionGroupManager {
             data_version = w.data_version;
             table.extend(w.subscription_group_table);
         }
-        SubscriptionGroupManager {
+        let inner = Arc::new(RwLock::new(Wrapper { data_version, subscription_group_table: table }));
+        let state = inner.clone();
+        let writer = ConfigWriter::new(
             path,
-            auto_create: std::sync::atomic::AtomicBool::new(auto_create),
-            inner: RwLock::new(Wrapper { data_version, subscription_group_table: table }),
-        }
+            Box::new(move || {
+                // Copy under the lock, serialize after: requests wait for a clone, not for JSON.
+                let snapshot = state.read().unwrap_or_else(|e| e.into_inner()).clone();
+                serde_json::to_string(&snapshot).unwrap_or_default()
+            }),
+        );
+        SubscriptionGroupManager { auto_create: std::sync::atomic::AtomicBool::new(auto_create), inner, writer }
     }
 
     /// `findSubscriptionGroupConfig`: creates the group when allowed.
@@ -109,8 +120,18 @@ impl SubscriptionGroupManager {
         if !self.auto_create.load(std::sync::atomic::Ordering::Relaxed) {
             return None;
         }
-        let c = SubscriptionGroupConfig::new(group);
-        self.update(c.clone());
+        let c = {
+            let mut inner = self.inner.write().unwrap();
+            // Another request may have created it meanwhile.
+            if let Some(c) = inner.subscription_group_table.get(group) {
+                return Some(c.clone());
+            }
+            let c = SubscriptionGroupConfig::new(group);
+            inner.subscription_group_table.insert(group.to_string(), c.clone());
+            inner.data_version.next(now_ms());
+            c
+        };
+        self.writer.mark_dirty();
         tracing::info!(group, "auto-created subscription group");
         Some(c)
     }
@@ -119,27 +140,33 @@ impl SubscriptionGroupManager {
         self.auto_create.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Persisted in the background: see the module doc.
     pub fn update(&self, c: SubscriptionGroupConfig) {
-        let text = {
+        {
             let mut inner = self.inner.write().unwrap();
             inner.subscription_group_table.insert(c.group_name.clone(), c);
             inner.data_version.next(now_ms());
-            serde_json::to_string(&*inner).unwrap()
-        };
-        config_file::persist_logged(&self.path, &text);
+        }
+        self.writer.mark_dirty();
     }
 
     pub fn delete(&self, group: &str) -> bool {
-        let text = {
+        {
             let mut inner = self.inner.write().unwrap();
             if inner.subscription_group_table.remove(group).is_none() {
                 return false;
             }
             inner.data_version.next(now_ms());
-            serde_json::to_string(&*inner).unwrap()
-        };
-        config_file::persist_logged(&self.path, &text);
+        }
+        self.writer.mark_dirty();
         true
+    }
+
+    /// Blocks until every change made so far is in the file (shutdown).
+    pub fn flush(&self) {
+        if let Err(e) = self.writer.flush() {
+            tracing::error!("{e}");
+        }
     }
 
     pub fn all(&self) -> (DataVersion, Vec<SubscriptionGroupConfig>) {
@@ -160,6 +187,7 @@ mod tests {
         let g = m.find("G1").unwrap();
         assert_eq!((g.retry_max_times, g.retry_queue_nums, g.consume_enable), (16, 1, true));
         m.update(SubscriptionGroupConfig { consume_enable: false, ..g });
+        m.flush();
         let m = SubscriptionGroupManager::load(path, false);
         assert!(!m.find("G1").unwrap().consume_enable);
         assert!(m.find("unknown").is_none());

@@ -1,18 +1,24 @@
 //! `TopicConfigManager`: the broker's topics, persisted as config/topics.json.
+//!
+//! A change is written by the file's [`ConfigWriter`] shortly after it is
+//! made, not before the request is answered (the Java broker writes first):
+//! a topic acknowledged just before a crash may be missing after the
+//! restart. Auto-created topics come back on their next send, and the
+//! commit log keeps the messages either way. Graceful shutdown flushes.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use crate::config::BrokerConfig;
 use crate::protocol::body::TopicConfigSerializeWrapper;
 use crate::protocol::topic::{DataVersion, TopicConfig};
 use crate::protocol::{fastjson, perm, topics};
-use crate::store::{config_file, now_ms};
+use crate::store::config_file::{self, ConfigWriter};
+use crate::store::now_ms;
 
 pub struct TopicConfigManager {
-    path: PathBuf,
-    inner: RwLock<TopicConfigSerializeWrapper>,
+    inner: Arc<RwLock<TopicConfigSerializeWrapper>>,
+    writer: ConfigWriter,
     /// Topics the broker made for itself (`TopicValidator.addSystemTopic`).
     system: std::collections::HashSet<String>,
 }
@@ -58,11 +64,17 @@ impl TopicConfigManager {
             data_version = saved.data_version;
             table.extend(saved.topic_config_table);
         }
-        TopicConfigManager {
+        let inner = Arc::new(RwLock::new(TopicConfigSerializeWrapper { data_version, topic_config_table: table }));
+        let state = inner.clone();
+        let writer = ConfigWriter::new(
             path,
-            inner: RwLock::new(TopicConfigSerializeWrapper { data_version, topic_config_table: table }),
-            system,
-        }
+            Box::new(move || {
+                // Copy under the lock, serialize after: requests wait for a clone, not for JSON.
+                let snapshot = state.read().unwrap_or_else(|e| e.into_inner()).clone();
+                fastjson::to_string(&serde_json::to_value(&snapshot).unwrap_or_default())
+            }),
+        );
+        TopicConfigManager { inner, writer, system }
     }
 
     /// `TopicValidator.isSystemTopic`.
@@ -71,15 +83,14 @@ impl TopicConfigManager {
     }
 
     pub fn delete(&self, topic: &str) -> bool {
-        let text = {
+        {
             let mut inner = self.inner.write().unwrap();
             if inner.topic_config_table.remove(topic).is_none() {
                 return false;
             }
             inner.data_version.next(now_ms());
-            fastjson::to_string(&serde_json::to_value(&*inner).unwrap())
-        };
-        self.persist(&text);
+        }
+        self.writer.mark_dirty();
         true
     }
 
@@ -92,17 +103,17 @@ impl TopicConfigManager {
     }
 
     /// Adds or replaces a topic; returns true if anything changed.
+    /// Persisted in the background: see the module doc.
     pub fn update(&self, tc: TopicConfig) -> bool {
-        let text = {
+        {
             let mut inner = self.inner.write().unwrap();
             if inner.topic_config_table.get(&tc.topic_name) == Some(&tc) {
                 return false;
             }
             inner.topic_config_table.insert(tc.topic_name.clone(), tc);
             inner.data_version.next(now_ms());
-            fastjson::to_string(&serde_json::to_value(&*inner).unwrap())
-        };
-        self.persist(&text);
+        }
+        self.writer.mark_dirty();
         true
     }
 
@@ -140,8 +151,11 @@ impl TopicConfigManager {
         (tc, true)
     }
 
-    fn persist(&self, text: &str) {
-        config_file::persist_logged(&self.path, text);
+    /// Blocks until every change made so far is in topics.json (shutdown).
+    pub fn flush(&self) {
+        if let Err(e) = self.writer.flush() {
+            tracing::error!("{e}");
+        }
     }
 }
 
@@ -157,4 +171,43 @@ pub fn describe(tc: &TopicConfig) -> String {
         tc.topic_sys_flag,
         tc.order
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::broker_defaults;
+
+    fn config(dir: &std::path::Path) -> BrokerConfig {
+        let mut s = broker_defaults();
+        s.apply([
+            ("storePathRootDir".to_string(), dir.display().to_string()),
+            ("brokerName".to_string(), "broker-a".to_string()),
+        ]);
+        BrokerConfig::from_settings(s).unwrap()
+    }
+
+    #[test]
+    fn updates_are_written_in_the_background_and_flush_makes_them_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        let m = TopicConfigManager::load(&cfg);
+        let start = std::time::Instant::now();
+        for i in 0..2000 {
+            assert!(m.update(TopicConfig::new(&format!("T{i}"), 4, 4, perm::READ | perm::WRITE)));
+        }
+        assert!(m.delete("T7"));
+        m.flush();
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "took {:?}", start.elapsed());
+        assert!(m.writer.writes() < 200, "{} writes for 2001 changes", m.writer.writes());
+        let dv = m.snapshot().data_version;
+        let again = TopicConfigManager::load(&cfg);
+        assert_eq!(again.snapshot().data_version, dv, "the latest state was written");
+        assert!(again.get("T1999").is_some() && again.get("T0").is_some());
+        assert!(again.get("T7").is_none());
+        again.update(TopicConfig::new("T7", 1, 1, perm::READ));
+        again.flush();
+        assert!(cfg.config_dir().join("topics.json.bak").exists(), "the previous version is kept");
+        assert!(TopicConfigManager::load(&cfg).get("T7").is_some());
+    }
 }
