@@ -92,7 +92,7 @@ async fn start_namesrv(cfg: NamesrvConfig) -> Result<Arc<Namesrv>, Box<dyn std::
     let budget = Budget::new(cfg.limits.clone());
     let namesrv = Namesrv::new(cfg);
     namesrv.spawn_broker_scan();
-    tokio::spawn(serve(listener, namesrv.clone(), budget));
+    tokio::spawn(serve(listener, namesrv.processor(), budget));
     println!("The Name Server boot success. serializeType=JSON");
     Ok(namesrv)
 }
@@ -103,8 +103,9 @@ async fn start_broker(cfg: BrokerConfig) -> Result<Arc<Broker>, Box<dyn std::err
     // One budget for both ports: the connection cap counts them together.
     let budget = Budget::new(cfg.limits.clone());
     let broker = Broker::open(cfg)?;
-    tokio::spawn(serve(main, broker.clone(), budget.clone()));
-    tokio::spawn(serve(fast, broker.clone(), budget));
+    let processor = broker.processor();
+    tokio::spawn(serve(main, processor.clone(), budget.clone()));
+    tokio::spawn(serve(fast, processor, budget));
     if !broker.register_all().await && !broker.cfg().namesrv_addrs.is_empty() {
         tracing::warn!("no name server accepted the registration yet; retrying every period");
     }

@@ -4,119 +4,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use common::raw::*;
 use common::{broker_port, write_conf, Server};
 use ferromq::remoting::RemotingCommand;
-
-const SEND_V2: i32 = 310;
-const PULL: i32 = 11;
-const SEND_BACK: i32 = 36;
-const CREATE_TOPIC: i32 = 17;
-const GET_MAX_OFFSET: i32 = 30;
-const UPDATE_OFFSET: i32 = 15;
-const HEART_BEAT: i32 = 34;
-
-/// A blocking remoting client that can also misbehave.
-struct Raw {
-    s: TcpStream,
-    opaque: i32,
-}
-
-impl Raw {
-    fn connect(addr: &str) -> Raw {
-        let s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        Raw { s, opaque: 0 }
-    }
-
-    fn write(&mut self, mut cmd: RemotingCommand) -> i32 {
-        self.opaque += 1;
-        cmd.opaque = self.opaque;
-        self.s.write_all(&cmd.encode()).unwrap();
-        self.opaque
-    }
-
-    fn read(&mut self) -> std::io::Result<RemotingCommand> {
-        let mut len = [0u8; 4];
-        self.s.read_exact(&mut len)?;
-        let mut frame = vec![0u8; u32::from_be_bytes(len) as usize];
-        self.s.read_exact(&mut frame)?;
-        Ok(RemotingCommand::decode(Bytes::from(frame)).unwrap())
-    }
-
-    fn call(&mut self, cmd: RemotingCommand) -> RemotingCommand {
-        let opaque = self.write(cmd);
-        let r = self.read().expect("a response");
-        assert_eq!(r.opaque, opaque);
-        r
-    }
-
-    /// True when the server closed the connection (EOF or reset).
-    fn closed_by_server(&mut self) -> bool {
-        let mut b = [0u8; 1];
-        match self.s.read(&mut b) {
-            Ok(0) => true,
-            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
-            Ok(_) => false,
-        }
-    }
-}
-
-fn send(topic: &str, queue_id: i32, body: &[u8]) -> RemotingCommand {
-    send_with(topic, queue_id, 0, "", 4, body)
-}
-
-fn send_with(topic: &str, queue_id: i32, sys_flag: i32, props: &str, default_queues: i32, body: &[u8]) -> RemotingCommand {
-    RemotingCommand::request(SEND_V2, 0)
-        .with_ext("a", "PG")
-        .with_ext("b", topic)
-        .with_ext("c", "TBW102")
-        .with_ext("d", default_queues)
-        .with_ext("e", queue_id)
-        .with_ext("f", sys_flag)
-        .with_ext("g", 1)
-        .with_ext("h", 0)
-        .with_ext("i", props)
-        .with_ext("j", 0)
-        .with_ext("k", false)
-        .with_body(Bytes::copy_from_slice(body))
-}
-
-fn pull(group: &str, topic: &str, queue_id: i32, offset: i64, suspend_ms: i64) -> RemotingCommand {
-    RemotingCommand::request(PULL, 0)
-        .with_ext("consumerGroup", group)
-        .with_ext("topic", topic)
-        .with_ext("queueId", queue_id)
-        .with_ext("queueOffset", offset)
-        .with_ext("maxMsgNums", 32)
-        // SUSPEND | SUBSCRIPTION: no heartbeat needed.
-        .with_ext("sysFlag", 0x2 | 0x4)
-        .with_ext("commitOffset", 0)
-        .with_ext("suspendTimeoutMillis", suspend_ms)
-        .with_ext("subscription", "*")
-        .with_ext("subVersion", 0)
-}
-
-fn create_topic(topic: &str, read: i32, write: i32) -> RemotingCommand {
-    RemotingCommand::request(CREATE_TOPIC, 0)
-        .with_ext("topic", topic)
-        .with_ext("defaultTopic", "TBW102")
-        .with_ext("readQueueNums", read)
-        .with_ext("writeQueueNums", write)
-        .with_ext("perm", 6)
-        .with_ext("topicFilterType", "SINGLE_TAG")
-        .with_ext("topicSysFlag", 0)
-        .with_ext("order", false)
-}
-
-fn max_offset(topic: &str, queue_id: i32) -> RemotingCommand {
-    RemotingCommand::request(GET_MAX_OFFSET, 0).with_ext("topic", topic).with_ext("queueId", queue_id)
-}
 
 /// The legitimate client: one request, answered correctly and promptly.
 /// The bound is a hang guard, far above a normal answer's milliseconds.

@@ -76,7 +76,7 @@ impl Broker {
         tc.topic_sys_flag = e.opt_i32("topicSysFlag")?.unwrap_or(0);
         tc.order = e.bool_or("order", false);
         tracing::info!(topic, read = tc.read_queue_nums, write = tc.write_queue_nums, perm = tc.perm, "topic created or updated");
-        self.topics.update(tc);
+        self.topics.update(tc)?;
         self.trigger_register();
         Ok(RemotingCommand::response_to(req, response::SUCCESS, None))
     }

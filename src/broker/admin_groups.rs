@@ -12,6 +12,7 @@ use super::subscription_group_manager::SubscriptionGroupConfig;
 use super::Broker;
 use crate::protocol::header::Ext;
 use crate::protocol::{fastjson, ProtocolError};
+use crate::remoting::connection::Reply;
 use crate::remoting::codes::{request, response};
 use crate::remoting::RemotingCommand;
 
@@ -159,7 +160,12 @@ impl Broker {
             ));
         }
         tracing::info!(group = %cfg.group_name, "subscription group created or updated");
-        self.subscription_groups.update(cfg);
+        if !self.subscription_groups.update(cfg) {
+            return Err(BrokerError::new(
+                response::SYSTEM_ERROR,
+                format!("the broker already holds maxSubscriptionGroupNums[{}] groups", self.cfg().max_subscription_group_nums),
+            ));
+        }
         Ok(ok(req))
     }
 
@@ -259,8 +265,10 @@ impl Broker {
         Ok(ok(req).with_body(body.into_bytes()))
     }
 
-    /// GET_CONSUMER_RUNNING_INFO and CONSUME_MESSAGE_DIRECTLY, relayed to the client.
-    pub(super) async fn call_consumer(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
+    /// GET_CONSUMER_RUNNING_INFO and CONSUME_MESSAGE_DIRECTLY, relayed to the
+    /// client; the wait for its answer (up to 10 s) runs beside the admin
+    /// connection's next requests.
+    pub(super) fn call_consumer(&self, req: &RemotingCommand) -> BrokerResult<Reply> {
         let e = Ext::of(req);
         let group = e.group("consumerGroup")?;
         let client_id = e.str("clientId")?;
@@ -278,20 +286,24 @@ impl Broker {
         let mut relay = RemotingCommand::request(req.code, 0);
         relay.ext_fields = req.ext_fields.clone();
         relay.body = req.body.clone();
-        match channel.conn.request(relay, Duration::from_secs(10)).await {
-            Ok(mut resp) => {
-                resp.opaque = req.opaque;
-                resp.serialize_type = req.serialize_type;
-                Ok(resp)
-            }
-            Err(crate::remoting::RemotingError::Timeout(_)) => Err(BrokerError::new(
-                response::CONSUME_MSG_TIMEOUT,
-                format!("consumer <{group}> <{client_id}> Timeout: no response in 10000 ms"),
-            )),
-            Err(err) => Err(BrokerError::new(
-                response::SYSTEM_ERROR,
-                format!("invoke consumer <{group}> <{client_id}> Exception: {err}"),
-            )),
-        }
+        let (req, group, client_id) = (req.clone(), group.to_string(), client_id.to_string());
+        Ok(Reply::later(async move {
+            let result = match channel.conn.request(relay, Duration::from_secs(10)).await {
+                Ok(mut resp) => {
+                    resp.opaque = req.opaque;
+                    resp.serialize_type = req.serialize_type;
+                    Ok(resp)
+                }
+                Err(crate::remoting::RemotingError::Timeout(_)) => Err(BrokerError::new(
+                    response::CONSUME_MSG_TIMEOUT,
+                    format!("consumer <{group}> <{client_id}> Timeout: no response in 10000 ms"),
+                )),
+                Err(err) => Err(BrokerError::new(
+                    response::SYSTEM_ERROR,
+                    format!("invoke consumer <{group}> <{client_id}> Exception: {err}"),
+                )),
+            };
+            Some(result.unwrap_or_else(|e| e.into_response(&req)))
+        }))
     }
 }

@@ -31,10 +31,15 @@ impl Broker {
             if let Some(group) = self.subscription_groups.find(&data.group_name) {
                 notify &= group.notify_consumer_ids_changed_enable;
                 let retry = topics::retry_topic(&data.group_name);
-                let (_, created) =
-                    self.topics.create_if_absent(&retry, group.retry_queue_nums, perm::READ | perm::WRITE, 0);
-                if created {
-                    self.trigger_register();
+                // A refused retry topic (too long a name, too many topics) must
+                // not refuse the heartbeat: the consumer still consumes.
+                let created = crate::protocol::names::check_derived_topic(&retry)
+                    .map_err(BrokerError::from)
+                    .and_then(|_| self.topics.create_if_absent(&retry, group.retry_queue_nums, perm::READ | perm::WRITE, 0));
+                match created {
+                    Ok((_, true)) => self.trigger_register(),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(group = %data.group_name, "retry topic not created: {e}"),
                 }
             }
             let changed = self.consumers.register(ConsumerRegistration {

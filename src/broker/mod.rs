@@ -8,6 +8,7 @@ pub mod config_admin;
 pub mod consumer_manage;
 pub mod error;
 pub mod filter;
+pub mod hooks;
 pub mod offset_manager;
 pub mod pull;
 pub mod query;
@@ -28,7 +29,8 @@ use std::time::Duration;
 use crate::config::BrokerConfig;
 use crate::remoting::client::RemotingClient;
 use crate::remoting::codes::request as rc;
-use crate::remoting::connection::{not_supported, ConnectionHandle, RequestProcessor};
+use crate::remoting::connection::{not_supported, ConnectionHandle, Reply, RequestProcessor};
+use crate::remoting::hook::Hooked;
 use crate::remoting::RemotingCommand;
 use crate::store::{MessageStore, StoreError};
 use client_manager::{notify_consumer_ids_changed, ConsumerManager, ProducerManager};
@@ -81,6 +83,7 @@ impl Broker {
         let subscription_groups = SubscriptionGroupManager::load(
             config.config_dir().join("subscriptionGroup.json"),
             config.auto_create_subscription_group,
+            config.max_subscription_group_nums,
         );
         let schedule = ScheduleMessageService::load(config.config_dir().join("delayOffset.json"));
         Ok(Arc::new_cyclic(|me| Broker {
@@ -115,6 +118,11 @@ impl Broker {
 
     fn arc(&self) -> Arc<Broker> {
         self.me.upgrade().expect("broker is alive while serving")
+    }
+
+    /// The broker behind its hooks: what every port serves.
+    pub fn processor(self: &Arc<Self>) -> Arc<Hooked<Broker>> {
+        Hooked::new(self.clone(), hooks::standard(self))
     }
 
     /// Asks the registration task to send our topics to the name servers.
@@ -171,11 +179,11 @@ impl Broker {
         }
     }
 
-    async fn handle(&self, conn: &ConnectionHandle, req: RemotingCommand) -> BrokerResult<Option<RemotingCommand>> {
+    fn handle(&self, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
         let resp = match req.code {
-            rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 => self.send_message(conn, &req).await,
-            rc::SEND_BATCH_MESSAGE => self.send_batch_message(conn, &req).await,
-            rc::PULL_MESSAGE => return self.pull_message(conn, req),
+            rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 => return Ok(self.send_message(conn, &req, false)),
+            rc::SEND_BATCH_MESSAGE => return Ok(self.send_message(conn, &req, true)),
+            rc::PULL_MESSAGE => return self.pull_message(conn, req.clone()).map(Reply::Now),
             rc::HEART_BEAT => self.heart_beat(conn, &req),
             rc::UNREGISTER_CLIENT => self.unregister_client(conn, &req),
             rc::GET_CONSUMER_LIST_BY_GROUP => self.get_consumer_list_by_group(&req),
@@ -205,7 +213,7 @@ impl Broker {
             rc::DELETE_TOPIC_IN_BROKER => self.delete_topic_in_broker(&req),
             rc::CLONE_GROUP_OFFSET => self.clone_group_offset(&req),
             rc::INVOKE_BROKER_TO_RESET_OFFSET => self.invoke_broker_to_reset_offset(&req),
-            rc::GET_CONSUMER_RUNNING_INFO | rc::CONSUME_MESSAGE_DIRECTLY => self.call_consumer(&req).await,
+            rc::GET_CONSUMER_RUNNING_INFO | rc::CONSUME_MESSAGE_DIRECTLY => return self.call_consumer(&req),
             rc::UPDATE_BROKER_CONFIG => self.update_broker_config(&req),
             rc::VIEW_MESSAGE_BY_ID => self.view_message_by_id(&req),
             rc::LOCK_BATCH_MQ => self.lock_batch_mq(&req),
@@ -215,22 +223,15 @@ impl Broker {
                 .with_body(self.schedule.to_json().into_bytes())),
             _ => Ok(not_supported(&req)),
         }?;
-        Ok(Some(resp))
+        Ok(resp.into())
     }
 }
 
 impl RequestProcessor for Broker {
-    async fn process(&self, conn: &ConnectionHandle, req: RemotingCommand) -> Option<RemotingCommand> {
-        let code = req.code;
-        let opaque = req.opaque;
-        let st = req.serialize_type;
-        match self.handle(conn, req).await {
-            Ok(resp) => resp,
-            Err(e) => {
-                let mut stub = RemotingCommand::request(code, opaque);
-                stub.serialize_type = st;
-                Some(e.into_response(&stub))
-            }
+    async fn process(&self, conn: &ConnectionHandle, req: RemotingCommand) -> Reply {
+        match self.handle(conn, &req) {
+            Ok(reply) => reply,
+            Err(e) => e.into_response(&req).into(),
         }
     }
 

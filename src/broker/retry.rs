@@ -39,7 +39,7 @@ impl Broker {
         // Both names become consume-queue directories: check them before anything is created.
         names::check_derived_topic(&topic)?;
         names::check_derived_topic(&topics::dlq_topic(group))?;
-        let (tc, created) = self.topics.create_if_absent(&topic, sub.retry_queue_nums, perm::READ | perm::WRITE, 0);
+        let (tc, created) = self.topics.create_if_absent(&topic, sub.retry_queue_nums, perm::READ | perm::WRITE, 0)?;
         if created {
             self.trigger_register();
         }
@@ -68,7 +68,7 @@ impl Broker {
         if msg.reconsume_times >= max_reconsume_times || delay_level < 0 {
             topic = topics::dlq_topic(group);
             queue_id = super::send::random_queue(DLQ_NUMS_PER_GROUP);
-            let (_, created) = self.topics.create_if_absent(&topic, DLQ_NUMS_PER_GROUP, perm::READ | perm::WRITE, 0);
+            let (_, created) = self.topics.create_if_absent(&topic, DLQ_NUMS_PER_GROUP, perm::READ | perm::WRITE, 0)?;
             if created {
                 self.trigger_register();
             }

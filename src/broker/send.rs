@@ -11,48 +11,38 @@ use crate::protocol::message::{decode_batch, property, sys_flag, MessageInner, P
 use crate::protocol::topic::TopicConfig;
 use crate::protocol::{perm, topics, ProtocolError};
 use crate::remoting::codes::response;
+use crate::remoting::connection::Reply;
 use crate::remoting::{ConnectionHandle, RemotingCommand};
 use crate::store::{FlushDiskType, PutResult, StoreError};
 
 impl Broker {
-    pub(super) async fn send_message(&self, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-        self.timed_send(conn, req, false).await
-    }
-
-    pub(super) async fn send_batch_message(&self, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-        self.timed_send(conn, req, true).await
-    }
-
-    async fn timed_send(&self, conn: &ConnectionHandle, req: &RemotingCommand, batch: bool) -> BrokerResult<RemotingCommand> {
-        let started = std::time::Instant::now();
-        let result = self.do_send(conn, req, batch);
-        let result = self.await_flush(req, result).await;
-        match &result {
-            Ok(_) => self.stats.on_put_time(started.elapsed().as_millis() as u64),
-            Err(_) => self.stats.on_put_failed(),
+    /// SEND_MESSAGE(_V2) and SEND_BATCH_MESSAGE. The message is put in
+    /// arrival order; with SYNC_FLUSH, a send that waits for its store (the
+    /// client's default) is answered once its bytes are on disk, or with
+    /// FLUSH_DISK_TIMEOUT after `syncFlushTimeout` — that wait runs beside
+    /// the connection's next requests.
+    pub(super) fn send_message(&self, conn: &ConnectionHandle, req: &RemotingCommand, batch: bool) -> Reply {
+        match self.do_send(conn, req, batch) {
+            Ok((resp, end_offset)) if self.store.flush_disk_type() == FlushDiskType::Sync && waits_for_store(req) => {
+                let broker = self.arc();
+                Reply::later(async move {
+                    let mut resp = resp;
+                    if !broker.store.wait_flushed(end_offset).await {
+                        tracing::warn!(end_offset, "flush did not complete within syncFlushTimeout");
+                        resp.code = response::FLUSH_DISK_TIMEOUT;
+                    }
+                    Some(broker.with_send_ext(resp))
+                })
+            }
+            result => {
+                let resp = result.map(|(r, _)| r).unwrap_or_else(|e| e.into_response(req));
+                Reply::Now(Some(self.with_send_ext(resp)))
+            }
         }
-        Ok(self.finish_send(req, result))
-    }
-
-    /// With SYNC_FLUSH, a send that waits for its store (the client's
-    /// default) is answered once its bytes are on disk, or with
-    /// FLUSH_DISK_TIMEOUT after `syncFlushTimeout`.
-    async fn await_flush(
-        &self,
-        req: &RemotingCommand,
-        result: BrokerResult<(RemotingCommand, i64)>,
-    ) -> BrokerResult<RemotingCommand> {
-        let (mut resp, end_offset) = result?;
-        if self.store.flush_disk_type() == FlushDiskType::Sync && waits_for_store(req) && !self.store.wait_flushed(end_offset).await {
-            tracing::warn!(end_offset, "flush did not complete within syncFlushTimeout");
-            resp.code = response::FLUSH_DISK_TIMEOUT;
-        }
-        Ok(resp)
     }
 
     /// Every send response carries the region and trace switch, success or not.
-    fn finish_send(&self, req: &RemotingCommand, result: BrokerResult<RemotingCommand>) -> RemotingCommand {
-        let resp = result.unwrap_or_else(|e| e.into_response(req));
+    fn with_send_ext(&self, resp: RemotingCommand) -> RemotingCommand {
         resp.with_ext("MSG_REGION", &self.cfg().region_id).with_ext("TRACE_ON", self.cfg().trace_on)
     }
 
@@ -199,10 +189,10 @@ impl Broker {
                 } else {
                     // Java takes the client's count as is; a topic with no queue would swallow sends.
                     let queue_nums = h.default_topic_queue_nums.clamp(1, self.cfg().max_queue_nums_per_topic);
-                    self.topics.create_in_send(&h.topic, &h.default_topic, queue_nums, 0)
+                    self.topics.create_in_send(&h.topic, &h.default_topic, queue_nums, 0)?
                 };
                 if created.is_none() && h.topic.starts_with(topics::RETRY_GROUP_TOPIC_PREFIX) {
-                    created = Some(self.topics.create_if_absent(&h.topic, 1, perm::READ | perm::WRITE, 0).0);
+                    created = Some(self.topics.create_if_absent(&h.topic, 1, perm::READ | perm::WRITE, 0)?.0);
                 }
                 match created {
                     Some(tc) => {

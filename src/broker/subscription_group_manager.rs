@@ -78,6 +78,8 @@ pub struct SubscriptionGroupManager {
     auto_create: std::sync::atomic::AtomicBool,
     inner: Arc<RwLock<Wrapper>>,
     writer: ConfigWriter,
+    /// `maxSubscriptionGroupNums`: any consumer can name a new group.
+    max_groups: usize,
 }
 
 /// Groups the Java broker creates for its own tools.
@@ -91,7 +93,7 @@ const SYSTEM_GROUPS: [&str; 6] = [
 ];
 
 impl SubscriptionGroupManager {
-    pub fn load(path: PathBuf, auto_create: bool) -> Self {
+    pub fn load(path: PathBuf, auto_create: bool, max_groups: usize) -> Self {
         let mut table: BTreeMap<String, SubscriptionGroupConfig> =
             SYSTEM_GROUPS.iter().map(|g| (g.to_string(), SubscriptionGroupConfig::new(g))).collect();
         let mut data_version = DataVersion::new(now_ms());
@@ -109,7 +111,7 @@ impl SubscriptionGroupManager {
                 serde_json::to_string(&snapshot).unwrap_or_default()
             }),
         );
-        SubscriptionGroupManager { auto_create: std::sync::atomic::AtomicBool::new(auto_create), inner, writer }
+        SubscriptionGroupManager { auto_create: std::sync::atomic::AtomicBool::new(auto_create), inner, writer, max_groups }
     }
 
     /// `findSubscriptionGroupConfig`: creates the group when allowed.
@@ -126,6 +128,10 @@ impl SubscriptionGroupManager {
             if let Some(c) = inner.subscription_group_table.get(group) {
                 return Some(c.clone());
             }
+            if inner.subscription_group_table.len() >= self.max_groups {
+                tracing::warn!(group, max = self.max_groups, "group not auto-created: maxSubscriptionGroupNums reached");
+                return None;
+            }
             let c = SubscriptionGroupConfig::new(group);
             inner.subscription_group_table.insert(group.to_string(), c.clone());
             inner.data_version.next(now_ms());
@@ -141,13 +147,20 @@ impl SubscriptionGroupManager {
     }
 
     /// Persisted in the background: see the module doc.
-    pub fn update(&self, c: SubscriptionGroupConfig) {
+    /// Adds or replaces a group; a new one past `maxSubscriptionGroupNums`
+    /// is refused (false).
+    pub fn update(&self, c: SubscriptionGroupConfig) -> bool {
         {
             let mut inner = self.inner.write().unwrap();
-            inner.subscription_group_table.insert(c.group_name.clone(), c);
+            let table = &mut inner.subscription_group_table;
+            if !table.contains_key(&c.group_name) && table.len() >= self.max_groups {
+                return false;
+            }
+            table.insert(c.group_name.clone(), c);
             inner.data_version.next(now_ms());
         }
         self.writer.mark_dirty();
+        true
     }
 
     pub fn delete(&self, group: &str) -> bool {
@@ -183,12 +196,12 @@ mod tests {
     fn auto_create_persist_and_disable() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("subscriptionGroup.json");
-        let m = SubscriptionGroupManager::load(path.clone(), true);
+        let m = SubscriptionGroupManager::load(path.clone(), true, 100);
         let g = m.find("G1").unwrap();
         assert_eq!((g.retry_max_times, g.retry_queue_nums, g.consume_enable), (16, 1, true));
         m.update(SubscriptionGroupConfig { consume_enable: false, ..g });
         m.flush();
-        let m = SubscriptionGroupManager::load(path, false);
+        let m = SubscriptionGroupManager::load(path, false, 100);
         assert!(!m.find("G1").unwrap().consume_enable);
         assert!(m.find("unknown").is_none());
         assert!(m.find("TOOLS_CONSUMER").is_some());

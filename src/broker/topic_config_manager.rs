@@ -9,7 +9,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
+use super::error::{BrokerError, BrokerResult};
 use crate::config::BrokerConfig;
+use crate::remoting::codes::response;
 use crate::protocol::body::TopicConfigSerializeWrapper;
 use crate::protocol::topic::{DataVersion, TopicConfig};
 use crate::protocol::{fastjson, perm, topics};
@@ -21,6 +23,17 @@ pub struct TopicConfigManager {
     writer: ConfigWriter,
     /// Topics the broker made for itself (`TopicValidator.addSystemTopic`).
     system: std::collections::HashSet<String>,
+    /// `maxTopicNums`: each topic costs files, memory and route size, and
+    /// sends, retries and admin requests can all create them.
+    max_topics: usize,
+}
+
+/// The refusal when a new topic would pass `maxTopicNums`.
+pub fn topic_limit_reached(max: usize) -> BrokerError {
+    BrokerError::new(
+        response::SYSTEM_ERROR,
+        format!("the broker already holds maxTopicNums[{max}] topics; delete unused topics or raise the limit"),
+    )
 }
 
 impl TopicConfigManager {
@@ -74,7 +87,7 @@ impl TopicConfigManager {
                 fastjson::to_string(&serde_json::to_value(&snapshot).unwrap_or_default())
             }),
         );
-        TopicConfigManager { inner, writer, system }
+        TopicConfigManager { inner, writer, system, max_topics: cfg.max_topic_nums }
     }
 
     /// `TopicValidator.isSystemTopic`.
@@ -102,53 +115,72 @@ impl TopicConfigManager {
         self.inner.read().unwrap().clone()
     }
 
-    /// Adds or replaces a topic; returns true if anything changed.
-    /// Persisted in the background: see the module doc.
-    pub fn update(&self, tc: TopicConfig) -> bool {
+    /// Adds or replaces a topic; returns true if anything changed. A new
+    /// topic past `maxTopicNums` is refused (the broker's own system topics
+    /// always fit). Persisted in the background: see the module doc.
+    pub fn update(&self, tc: TopicConfig) -> BrokerResult<bool> {
         {
             let mut inner = self.inner.write().unwrap();
-            if inner.topic_config_table.get(&tc.topic_name) == Some(&tc) {
-                return false;
+            match inner.topic_config_table.get(&tc.topic_name) {
+                Some(old) if *old == tc => return Ok(false),
+                None if inner.topic_config_table.len() >= self.max_topics && !self.is_system_topic(&tc.topic_name) => {
+                    tracing::warn!(topic = %tc.topic_name, max = self.max_topics, "topic refused: maxTopicNums reached");
+                    return Err(topic_limit_reached(self.max_topics));
+                }
+                _ => {}
             }
             inner.topic_config_table.insert(tc.topic_name.clone(), tc);
             inner.data_version.next(now_ms());
         }
         self.writer.mark_dirty();
-        true
+        Ok(true)
     }
 
     /// `createTopicInSendMessageMethod`: a new topic modelled on the default
     /// topic, if that topic lets others inherit from it.
-    pub fn create_in_send(&self, topic: &str, default_topic: &str, client_queue_nums: i32, sys_flag: i32) -> Option<TopicConfig> {
+    pub fn create_in_send(
+        &self,
+        topic: &str,
+        default_topic: &str,
+        client_queue_nums: i32,
+        sys_flag: i32,
+    ) -> BrokerResult<Option<TopicConfig>> {
         if let Some(tc) = self.get(topic) {
-            return Some(tc);
+            return Ok(Some(tc));
         }
         let Some(def) = self.get(default_topic) else {
             tracing::warn!(topic, default_topic, "create new topic failed: default topic does not exist");
-            return None;
+            return Ok(None);
         };
         if !perm::inherited(def.perm) {
             tracing::warn!(topic, default_topic, perm = def.perm, "create new topic failed: default topic has no inherit perm");
-            return None;
+            return Ok(None);
         }
-        let n = client_queue_nums.min(def.write_queue_nums).max(0);
+        // Java allows zero here; a topic without a queue swallows every send.
+        let n = client_queue_nums.min(def.write_queue_nums).max(1);
         let mut tc = TopicConfig::new(topic, n, n, def.perm & !perm::INHERIT);
         tc.topic_sys_flag = sys_flag;
         tc.topic_filter_type = def.topic_filter_type.clone();
         tracing::info!(topic, queues = n, "auto-created topic from {default_topic}");
-        self.update(tc.clone());
-        Some(tc)
+        self.update(tc.clone())?;
+        Ok(Some(tc))
     }
 
     /// `createTopicInSendMessageBackMethod`: retry and DLQ topics.
-    pub fn create_if_absent(&self, topic: &str, queue_nums: i32, perm: i32, sys_flag: i32) -> (TopicConfig, bool) {
+    pub fn create_if_absent(&self, topic: &str, queue_nums: i32, perm: i32, sys_flag: i32) -> BrokerResult<(TopicConfig, bool)> {
         if let Some(tc) = self.get(topic) {
-            return (tc, false);
+            return Ok((tc, false));
         }
         let mut tc = TopicConfig::new(topic, queue_nums, queue_nums, perm);
         tc.topic_sys_flag = sys_flag;
-        self.update(tc.clone());
-        (tc, true)
+        self.update(tc.clone())?;
+        Ok((tc, true))
+    }
+
+    /// For the broker's own system topics, which `maxTopicNums` never refuses.
+    pub fn create_system_if_absent(&self, topic: &str) -> bool {
+        debug_assert!(self.is_system_topic(topic));
+        self.create_if_absent(topic, 1, perm::READ | perm::WRITE, 0).is_ok_and(|(_, created)| created)
     }
 
     /// Blocks until every change made so far is in topics.json (shutdown).
@@ -194,7 +226,7 @@ mod tests {
         let m = TopicConfigManager::load(&cfg);
         let start = std::time::Instant::now();
         for i in 0..2000 {
-            assert!(m.update(TopicConfig::new(&format!("T{i}"), 4, 4, perm::READ | perm::WRITE)));
+            assert!(m.update(TopicConfig::new(&format!("T{i}"), 4, 4, perm::READ | perm::WRITE)).unwrap());
         }
         assert!(m.delete("T7"));
         m.flush();
@@ -205,9 +237,25 @@ mod tests {
         assert_eq!(again.snapshot().data_version, dv, "the latest state was written");
         assert!(again.get("T1999").is_some() && again.get("T0").is_some());
         assert!(again.get("T7").is_none());
-        again.update(TopicConfig::new("T7", 1, 1, perm::READ));
+        again.update(TopicConfig::new("T7", 1, 1, perm::READ)).unwrap();
         again.flush();
         assert!(cfg.config_dir().join("topics.json.bak").exists(), "the previous version is kept");
         assert!(TopicConfigManager::load(&cfg).get("T7").is_some());
+    }
+
+    #[test]
+    fn new_topics_stop_at_max_topic_nums_but_system_topics_and_updates_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path());
+        let m0 = TopicConfigManager::load(&cfg);
+        cfg.max_topic_nums = m0.snapshot().topic_config_table.len() + 2;
+        let m = TopicConfigManager::load(&cfg);
+        let rw = perm::READ | perm::WRITE;
+        assert!(m.create_if_absent("A", 1, rw, 0).unwrap().1);
+        assert!(m.create_in_send("B", topics::AUTO_CREATE_TOPIC_KEY, 4, 0).unwrap().is_some());
+        let refused = m.create_if_absent("C", 1, rw, 0).unwrap_err();
+        assert!(refused.to_string().contains("maxTopicNums"));
+        assert!(m.update(TopicConfig::new("A", 2, 2, rw)).unwrap(), "an existing topic can still change");
+        assert!(m.create_system_if_absent(topics::TRANS_HALF_TOPIC), "system topics always fit");
     }
 }

@@ -23,7 +23,7 @@ use crate::protocol::header::Ext;
 use crate::protocol::message::{
     create_message_id, encode_record_parts, property, sys_flag, MessageExt, MessageInner, Properties, RecordParts,
 };
-use crate::protocol::{perm, topics};
+use crate::protocol::topics;
 use crate::remoting::codes::{request, response};
 use crate::remoting::RemotingCommand;
 use crate::store::now_ms;
@@ -70,7 +70,7 @@ impl Broker {
         m.sys_flag &= !sys_flag::TRANSACTION_MASK;
         m.topic = topics::TRANS_HALF_TOPIC.to_string();
         m.queue_id = 0;
-        if self.topics.create_if_absent(topics::TRANS_HALF_TOPIC, 1, perm::READ | perm::WRITE, 0).1 {
+        if self.topics.create_system_if_absent(topics::TRANS_HALF_TOPIC) {
             self.trigger_register();
         }
         m
@@ -83,7 +83,7 @@ impl Broker {
 
     /// Writes the op message that marks the half message at `half_offset` settled.
     fn put_op_message(&self, half: &MessageExt) -> BrokerResult<()> {
-        if self.topics.create_if_absent(topics::TRANS_OP_HALF_TOPIC, 1, perm::READ | perm::WRITE, 0).1 {
+        if self.topics.create_system_if_absent(topics::TRANS_OP_HALF_TOPIC) {
             self.trigger_register();
         }
         let mut props = Properties::default();
@@ -250,7 +250,7 @@ impl Broker {
             real_topic = half.properties.get(property::REAL_TOPIC).unwrap_or(""),
             "half message checked too many times; discarding it to TRANS_CHECK_MAX_TIME_TOPIC"
         );
-        if self.topics.create_if_absent(topics::TRANS_CHECK_MAX_TIME_TOPIC, 1, perm::READ | perm::WRITE, 0).1 {
+        if self.topics.create_system_if_absent(topics::TRANS_CHECK_MAX_TIME_TOPIC) {
             self.trigger_register();
         }
         let inner = MessageInner {

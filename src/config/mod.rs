@@ -170,6 +170,7 @@ fn server_limit_defaults() -> Vec<(&'static str, String)> {
         ("writeBufferLowWaterMark", l.write_low_water.to_string()),
         ("serverMaxConnections", l.max_connections.to_string()),
         ("serverMaxBufferedBytes", l.max_buffered_bytes.to_string()),
+        ("serverMaxInFlightPerConnection", l.max_in_flight.to_string()),
     ]
 }
 
@@ -188,6 +189,7 @@ fn server_limits(s: &Settings) -> Result<Limits, ConfigError> {
         write_low_water: positive(s, "writeBufferLowWaterMark")?,
         max_connections: positive(s, "serverMaxConnections")?,
         max_buffered_bytes: positive(s, "serverMaxBufferedBytes")?,
+        max_in_flight: positive(s, "serverMaxInFlightPerConnection")?,
     })
 }
 

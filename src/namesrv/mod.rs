@@ -12,7 +12,8 @@ use crate::protocol::header::Ext;
 use crate::protocol::topic::DataVersion;
 use crate::protocol::{fastjson, ProtocolError};
 use crate::remoting::codes::{request as rc, response};
-use crate::remoting::connection::{not_supported, ConnectionHandle, RequestProcessor};
+use crate::remoting::connection::{not_supported, ConnectionHandle, Reply, RequestProcessor};
+use crate::remoting::hook::{Hooked, RequestLog};
 use crate::remoting::RemotingCommand;
 use kv_config::KvConfigManager;
 use route_info::{Registration, RouteInfo};
@@ -53,6 +54,11 @@ impl Namesrv {
     pub fn new(config: NamesrvConfig) -> Arc<Self> {
         let kv = KvConfigManager::load(config.kv_config_path.clone());
         Arc::new(Namesrv { config, routes: Mutex::new(RouteInfo::default()), kv })
+    }
+
+    /// The name server behind its hooks (request logging; ACL plugs in here).
+    pub fn processor(self: &Arc<Self>) -> Arc<Hooked<Namesrv>> {
+        Hooked::new(self.clone(), vec![Arc::new(RequestLog { slow: Duration::from_secs(1) })])
     }
 
     pub fn config(&self) -> &NamesrvConfig {
@@ -230,11 +236,11 @@ impl Namesrv {
 }
 
 impl RequestProcessor for Namesrv {
-    async fn process(&self, conn: &ConnectionHandle, req: RemotingCommand) -> Option<RemotingCommand> {
-        Some(match self.handle(conn, &req).await {
-            Ok(resp) => resp,
-            Err(e) => e.into_response(&req),
-        })
+    async fn process(&self, conn: &ConnectionHandle, req: RemotingCommand) -> Reply {
+        match self.handle(conn, &req).await {
+            Ok(resp) => resp.into(),
+            Err(e) => e.into_response(&req).into(),
+        }
     }
 
     fn on_close(&self, conn: &ConnectionHandle) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
-use super::connection::{not_supported, spawn_connection, ConnectionHandle, RequestProcessor};
+use super::connection::{not_supported, spawn_connection, ConnectionHandle, Reply, RequestProcessor};
 use super::limits::{Budget, Limits};
 use super::{RemotingCommand, RemotingError};
 
@@ -14,8 +14,8 @@ use super::{RemotingCommand, RemotingError};
 struct RefuseRequests;
 
 impl RequestProcessor for RefuseRequests {
-    async fn process(&self, _conn: &ConnectionHandle, req: RemotingCommand) -> Option<RemotingCommand> {
-        Some(not_supported(&req))
+    async fn process(&self, _conn: &ConnectionHandle, req: RemotingCommand) -> Reply {
+        not_supported(&req).into()
     }
 }
 

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,22 +18,47 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 
 use super::codes::response;
 use super::frame::{frame_len, parse_frame};
 use super::limits::{Budget, ConnectionSlot};
 use super::{RemotingCommand, RemotingError};
 
-/// Handles requests arriving on a connection. Returning `Some` sends that
-/// response (unless the request was oneway); `None` means the processor
-/// answers later itself (long polling) or there is nothing to answer.
+/// What a processor makes of one request.
+pub enum Reply {
+    /// Answer now (`None`: nothing to send, or the processor answers later
+    /// itself, as a held pull does).
+    Now(Option<RemotingCommand>),
+    /// The ordered part is done; the rest waits (a flush, a relay to a client)
+    /// and runs beside the connection's next requests.
+    Later(Pin<Box<dyn Future<Output = Option<RemotingCommand>> + Send>>),
+}
+
+impl From<Option<RemotingCommand>> for Reply {
+    fn from(r: Option<RemotingCommand>) -> Self {
+        Reply::Now(r)
+    }
+}
+
+impl From<RemotingCommand> for Reply {
+    fn from(r: RemotingCommand) -> Self {
+        Reply::Now(Some(r))
+    }
+}
+
+impl Reply {
+    pub fn later(f: impl Future<Output = Option<RemotingCommand>> + Send + 'static) -> Self {
+        Reply::Later(Box::pin(f))
+    }
+}
+
+/// Handles requests arriving on a connection. A connection's requests are
+/// processed in arrival order (Java runs sends on one thread, and clients
+/// rely on that order); only a `Reply::Later` part runs concurrently, so a
+/// request that waits never holds up the ones behind it.
 pub trait RequestProcessor: Send + Sync + 'static {
-    fn process(
-        &self,
-        conn: &ConnectionHandle,
-        req: RemotingCommand,
-    ) -> impl Future<Output = Option<RemotingCommand>> + Send;
+    fn process(&self, conn: &ConnectionHandle, req: RemotingCommand) -> impl Future<Output = Reply> + Send;
 
     /// Called once when the connection is gone.
     fn on_close(&self, _conn: &ConnectionHandle) {}
@@ -276,6 +302,7 @@ async fn read_loop<P: RequestProcessor>(
     budget: &Budget,
 ) -> Result<(), RemotingError> {
     let max_frame = budget.limits.max_frame;
+    let in_flight = Arc::new(Semaphore::new(budget.limits.max_in_flight.max(1)));
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut permit = None;
     loop {
@@ -284,7 +311,7 @@ async fn read_loop<P: RequestProcessor>(
             if conn.is_closed() {
                 return Ok(());
             }
-            dispatch(conn, processor, cmd).await;
+            dispatch(conn, processor, cmd, &in_flight).await;
             permit = None;
         }
         if permit.is_none() {
@@ -301,7 +328,12 @@ async fn read_loop<P: RequestProcessor>(
     }
 }
 
-async fn dispatch<P: RequestProcessor>(conn: &ConnectionHandle, processor: &Arc<P>, cmd: RemotingCommand) {
+async fn dispatch<P: RequestProcessor>(
+    conn: &ConnectionHandle,
+    processor: &Arc<P>,
+    cmd: RemotingCommand,
+    in_flight: &Arc<Semaphore>,
+) {
     if cmd.is_response() {
         let waiter = conn.pending.lock().unwrap().remove(&cmd.opaque);
         match waiter {
@@ -313,9 +345,24 @@ async fn dispatch<P: RequestProcessor>(conn: &ConnectionHandle, processor: &Arc<
         return;
     }
     let oneway = cmd.is_oneway();
-    if let Some(resp) = processor.process(conn, cmd).await {
-        if !oneway {
+    match processor.process(conn, cmd).await {
+        Reply::Now(Some(resp)) if !oneway => {
             conn.send(resp);
+        }
+        Reply::Now(_) => {}
+        Reply::Later(rest) => {
+            // At the limit, stop reading until one finishes: a peer cannot
+            // park unbounded work on one connection.
+            let Ok(slot) = in_flight.clone().acquire_owned().await else { return };
+            let conn = conn.clone();
+            tokio::spawn(async move {
+                if let Some(resp) = rest.await {
+                    if !oneway {
+                        conn.send(resp);
+                    }
+                }
+                drop(slot);
+            });
         }
     }
 }

@@ -31,6 +31,10 @@ pub struct Limits {
     /// Bytes of large frames being received or processed, all connections
     /// together (`serverMaxBufferedBytes`).
     pub max_buffered_bytes: usize,
+    /// Requests of one connection waiting beside it at once (a SYNC_FLUSH
+    /// send's flush, a relay to a consumer); at the limit the connection is
+    /// not read until one finishes (`serverMaxInFlightPerConnection`).
+    pub max_in_flight: usize,
 }
 
 impl Default for Limits {
@@ -41,6 +45,7 @@ impl Default for Limits {
             write_low_water: 4 << 20,
             max_connections: 10_000,
             max_buffered_bytes: 512 << 20,
+            max_in_flight: 1024,
         }
     }
 }

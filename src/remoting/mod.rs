@@ -6,6 +6,7 @@ pub mod codes;
 pub mod command;
 pub mod connection;
 pub mod frame;
+pub mod hook;
 pub mod limits;
 pub mod server;
 

@@ -1,5 +1,8 @@
 //! Starting a real ferromq process for integration tests: free loopback
 //! ports, a temp store, the boot line awaited.
+#![allow(dead_code)]
+
+pub mod raw;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
