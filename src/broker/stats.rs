@@ -21,38 +21,109 @@ const PUT_TIME_DESC: [&str; 13] = [
 ];
 const PUT_TIME_BOUNDS: [u64; 12] = [0, 10, 50, 100, 200, 500, 1000, 2000, 3000, 4000, 5000, 10000];
 
-#[derive(Default)]
+/// A counter over fixed slots of `unit` seconds: memory per item stays the
+/// same however long the broker runs (a queue of per-second entries for a
+/// day cost 2 MB per busy topic).
+struct Ring {
+    unit: u64,
+    /// (slot index since start, value added, times added).
+    slots: Vec<(u64, u64, u64)>,
+}
+
+impl Ring {
+    fn new(unit: u64, len: usize) -> Self {
+        Ring { unit, slots: vec![(u64::MAX, 0, 0); len] }
+    }
+
+    fn add(&mut self, sec: u64, value: u64) {
+        let idx = sec / self.unit;
+        let n = self.slots.len() as u64;
+        let slot = &mut self.slots[(idx % n) as usize];
+        if slot.0 != idx {
+            *slot = (idx, 0, 0);
+        }
+        slot.1 += value;
+        slot.2 += 1;
+    }
+
+    /// (sum, times) over the slots of the last `len` units, the current one included.
+    fn sum(&self, now: u64) -> (u64, u64) {
+        let now_idx = now / self.unit;
+        let oldest = now_idx.saturating_sub(self.slots.len() as u64 - 1);
+        self.slots
+            .iter()
+            .filter(|(i, _, _)| *i != u64::MAX && *i >= oldest && *i <= now_idx)
+            .fold((0, 0), |(s, t), (_, v, n)| (s + v, t + n))
+    }
+}
+
+/// Minute, hour and day windows of one key (`StatsItem`'s three snapshots).
 struct StatsItem {
-    /// (second since start, value added, times added) per active second.
-    seconds: VecDeque<(u64, u64, u64)>,
+    seconds: Ring,
+    minutes: Ring,
+    hours: Ring,
+}
+
+impl Default for StatsItem {
+    fn default() -> Self {
+        StatsItem { seconds: Ring::new(1, 60), minutes: Ring::new(60, 60), hours: Ring::new(3600, 24) }
+    }
 }
 
 impl StatsItem {
     fn add(&mut self, sec: u64, value: u64) {
-        match self.seconds.back_mut() {
-            Some(last) if last.0 == sec => {
-                last.1 += value;
-                last.2 += 1;
-            }
-            _ => self.seconds.push_back((sec, value, 1)),
-        }
-        while self.seconds.front().is_some_and(|f| f.0 + DAY_SECS < sec) {
-            self.seconds.pop_front();
+        self.seconds.add(sec, value);
+        self.minutes.add(sec, value);
+        self.hours.add(sec, value);
+    }
+
+    /// (sum, tps, average per add) over the last `window` seconds (60, 3600 or a day).
+    fn window(&self, now: u64, window: u64) -> (u64, f64, f64) {
+        let ring = match window {
+            0..=60 => &self.seconds,
+            61..=3600 => &self.minutes,
+            _ => &self.hours,
+        };
+        let (sum, times) = ring.sum(now);
+        let avg = if times > 0 { sum as f64 / times as f64 } else { 0.0 };
+        (sum, sum as f64 / window as f64, avg)
+    }
+}
+
+/// Per-key items in shards, so sends to different topics do not queue on one lock.
+type Shard = HashMap<&'static str, HashMap<String, StatsItem>>;
+
+struct Items {
+    hasher: std::collections::hash_map::RandomState,
+    shards: Vec<Mutex<Shard>>,
+}
+
+const SHARDS: usize = 32;
+
+impl Default for Items {
+    fn default() -> Self {
+        Items { hasher: Default::default(), shards: (0..SHARDS).map(|_| Mutex::default()).collect() }
+    }
+}
+
+impl Items {
+    fn shard(&self, key: &str) -> &Mutex<Shard> {
+        use std::hash::BuildHasher;
+        &self.shards[(self.hasher.hash_one(key) % SHARDS as u64) as usize]
+    }
+
+    fn add(&self, name: &'static str, key: &str, sec: u64, value: u64) {
+        let mut shard = self.shard(key).lock().unwrap();
+        let by_key = shard.entry(name).or_default();
+        match by_key.get_mut(key) {
+            Some(item) => item.add(sec, value),
+            None => by_key.entry(key.to_string()).or_default().add(sec, value),
         }
     }
 
-    /// (sum, tps, average per add) over the last `window` seconds.
-    fn window(&self, now: u64, window: u64) -> (u64, f64, f64) {
-        let (mut sum, mut times) = (0, 0);
-        for (s, v, t) in self.seconds.iter().rev() {
-            if s + window <= now {
-                break;
-            }
-            sum += v;
-            times += t;
-        }
-        let avg = if times > 0 { sum as f64 / times as f64 } else { 0.0 };
-        (sum, sum as f64 / window as f64, avg)
+    fn with<T>(&self, name: &str, key: &str, f: impl FnOnce(&StatsItem) -> T) -> Option<T> {
+        let shard = self.shard(key).lock().unwrap();
+        shard.get(name)?.get(key).map(f)
     }
 }
 
@@ -69,8 +140,8 @@ pub struct BrokerStats {
     put_time_buckets: [AtomicU64; 13],
     /// One sample per second: (second, put, found, miss, transferred).
     samples: Mutex<VecDeque<(u64, u64, u64, u64, u64)>>,
-    /// Stats name → key → item.
-    items: Mutex<HashMap<&'static str, HashMap<String, StatsItem>>>,
+    /// (stats name, key) → item.
+    items: Items,
 }
 
 impl Default for BrokerStats {
@@ -87,7 +158,7 @@ impl Default for BrokerStats {
             put_time_max_ms: AtomicU64::new(0),
             put_time_buckets: Default::default(),
             samples: Mutex::new(VecDeque::new()),
-            items: Mutex::new(HashMap::new()),
+            items: Items::default(),
         }
     }
 }
@@ -98,13 +169,7 @@ impl BrokerStats {
     }
 
     fn add_item(&self, name: &'static str, key: &str, value: u64) {
-        let sec = self.now_sec();
-        let mut items = self.items.lock().unwrap();
-        let by_key = items.entry(name).or_default();
-        match by_key.get_mut(key) {
-            Some(item) => item.add(sec, value),
-            None => by_key.entry(key.to_string()).or_default().add(sec, value),
-        }
+        self.items.add(name, key, self.now_sec(), value);
     }
 
     pub fn on_put(&self, topic: &str, msgs: u64, bytes: u64) {
@@ -231,28 +296,38 @@ impl BrokerStats {
 
     /// `BrokerStatsData` JSON for one item, or None if it never counted.
     pub fn stats_data(&self, name: &str, key: &str) -> Option<serde_json::Value> {
-        let items = self.items.lock().unwrap();
-        let item = items.get(name)?.get(key)?;
         let now = self.now_sec();
-        let w = |secs| {
-            let (sum, tps, avgpt) = item.window(now, secs);
-            serde_json::json!({"avgpt": avgpt, "sum": sum, "tps": tps})
-        };
-        Some(serde_json::json!({"statsDay": w(DAY_SECS), "statsHour": w(3600), "statsMinute": w(60)}))
+        self.items.with(name, key, |item| {
+            let w = |secs| {
+                let (sum, tps, avgpt) = item.window(now, secs);
+                serde_json::json!({"avgpt": avgpt, "sum": sum, "tps": tps})
+            };
+            serde_json::json!({"statsDay": w(DAY_SECS), "statsHour": w(3600), "statsMinute": w(60)})
+        })
     }
 
     pub fn group_get_tps(&self, topic: &str, group: &str) -> f64 {
-        let items = self.items.lock().unwrap();
-        items
-            .get(GROUP_GET_NUMS)
-            .and_then(|m| m.get(&format!("{topic}@{group}")))
-            .map_or(0.0, |i| i.window(self.now_sec(), 60).1)
+        self.items.with(GROUP_GET_NUMS, &format!("{topic}@{group}"), |i| i.window(self.now_sec(), 60).1).unwrap_or(0.0)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rings_forget_what_left_their_window() {
+        let mut i = StatsItem::default();
+        i.add(0, 5);
+        i.add(59, 1);
+        assert_eq!(i.window(59, 60).0, 6);
+        assert_eq!(i.window(60, 60).0, 1, "second 0 left the minute");
+        assert_eq!(i.window(60, 3600).0, 6);
+        i.add(4000, 2);
+        assert_eq!(i.window(4000, 3600).0, 2, "the first hour left the hour window");
+        assert_eq!(i.window(4000, DAY_SECS).0, 8);
+        assert_eq!(i.window(4000 + DAY_SECS, DAY_SECS).0, 0);
+    }
 
     #[test]
     fn counts_and_windows() {
@@ -266,6 +341,7 @@ mod tests {
         assert_eq!(d["statsDay"]["avgpt"], 7.5);
         assert!(s.stats_data(TOPIC_PUT_NUMS, "other").is_none());
         assert!(s.group_get_tps("T", "G") > 0.0);
+        assert_eq!(s.stats_data(GROUP_GET_SIZE, "T@G").unwrap()["statsHour"]["sum"], 700);
         s.sample();
         let info: HashMap<_, _> = s.runtime_info().into_iter().collect();
         assert_eq!(info["putMessageTimesTotal"], "15");
