@@ -1,7 +1,14 @@
 //! Custom headers: typed views of a command's `extFields`.
+//!
+//! One struct per Java `*RequestHeader` / `*ResponseHeader` class that the
+//! broker or name server reads or writes (RocketMQ 4.9.7,
+//! `org.apache.rocketmq.common.protocol.header[.namesrv]`), with the Java
+//! field names as ext-field keys. Each implements [`CommandHeader`]
+//! (decode/encode) and, for requests, [`Resources`] (the topic and group
+//! the request touches). Families live in one file each and are all
+//! re-exported here.
 
 use super::ProtocolError;
-use crate::remoting::codes::request;
 use crate::remoting::command::ExtFields;
 use crate::remoting::RemotingCommand;
 
@@ -67,142 +74,232 @@ impl<'a> Ext<'a> {
     }
 }
 
-/// `SendMessageRequestHeader`, read from either the long-named (V1) or the
-/// one-letter (V2) form.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SendMessageRequestHeader {
-    pub producer_group: String,
-    pub topic: String,
-    pub default_topic: String,
-    pub default_topic_queue_nums: i32,
-    pub queue_id: i32,
-    pub sys_flag: i32,
-    pub born_timestamp: i64,
-    pub flag: i32,
-    pub properties: String,
-    pub reconsume_times: i32,
-    pub unit_mode: bool,
-    pub max_reconsume_times: Option<i32>,
-    pub batch: bool,
+/// A custom header: read from a command's `extFields`, written into them.
+pub trait CommandHeader: Sized {
+    /// Reads and checks every field; a missing required field is
+    /// `MissingField`, a number that does not parse `BadField`, a bad topic
+    /// or group name `InvalidName` (the Java side's wording).
+    fn decode(cmd: &RemotingCommand) -> Result<Self, ProtocolError>;
+    /// Adds this header's fields to `cmd` (absent options are left out).
+    fn encode(&self, cmd: RemotingCommand) -> RemotingCommand;
 }
 
-impl SendMessageRequestHeader {
-    pub fn from_command(cmd: &RemotingCommand) -> Result<Self, ProtocolError> {
-        let e = Ext::of(cmd);
-        let v2 = cmd.code == request::SEND_MESSAGE_V2 || cmd.code == request::SEND_BATCH_MESSAGE;
-        // Field names: (V1, V2).
-        let n = |long: &'static str, short: &'static str| if v2 { short } else { long };
-        Ok(SendMessageRequestHeader {
-            producer_group: e.str(n("producerGroup", "a"))?.to_string(),
-            topic: e.str(n("topic", "b"))?.to_string(),
-            default_topic: e.str(n("defaultTopic", "c"))?.to_string(),
-            default_topic_queue_nums: e.i32(n("defaultTopicQueueNums", "d"))?,
-            queue_id: e.i32(n("queueId", "e"))?,
-            sys_flag: e.i32(n("sysFlag", "f"))?,
-            born_timestamp: e.i64(n("bornTimestamp", "g"))?,
-            flag: e.i32(n("flag", "h"))?,
-            properties: e.opt_str(n("properties", "i")).unwrap_or("").to_string(),
-            reconsume_times: e.opt_i32(n("reconsumeTimes", "j"))?.unwrap_or(0),
-            unit_mode: e.bool_or(n("unitMode", "k"), false),
-            max_reconsume_times: e.opt_i32(n("maxReconsumeTimes", "l"))?,
-            batch: e.bool_or(n("batch", "m"), false) || cmd.code == request::SEND_BATCH_MESSAGE,
-        })
+/// The topic and group a request touches (what ACL checks).
+pub trait Resources {
+    fn topic(&self) -> Option<&str> {
+        None
+    }
+    fn group(&self) -> Option<&str> {
+        None
+    }
+    /// Every group the request touches, `group()` first (more than one for
+    /// UNREGISTER_CLIENT and CLONE_GROUP_OFFSET).
+    fn groups(&self) -> Vec<&str> {
+        self.group().into_iter().collect()
     }
 }
 
-/// `PullMessageRequestHeader`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PullMessageRequestHeader {
-    pub consumer_group: String,
-    pub topic: String,
-    pub queue_id: i32,
-    pub queue_offset: i64,
-    pub max_msg_nums: i32,
-    pub sys_flag: i32,
-    pub commit_offset: i64,
-    pub suspend_timeout_millis: i64,
-    pub subscription: Option<String>,
-    pub sub_version: i64,
-    pub expression_type: Option<String>,
+/// One ext field of a header: its key and how it is read (the name of the
+/// `field` function: `str`, `topic`, `group`, `i32`, `i64` are required;
+/// `opt_*`, `flag`, `is_true`, `*_or` are not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldSpec {
+    pub key: &'static str,
+    pub kind: &'static str,
 }
 
-pub mod pull_sys_flag {
-    pub const COMMIT_OFFSET: i32 = 0x1;
-    pub const SUSPEND: i32 = 0x2;
-    pub const SUBSCRIPTION: i32 = 0x4;
-    pub const CLASS_FILTER: i32 = 0x8;
-}
-
-impl PullMessageRequestHeader {
-    pub fn from_command(cmd: &RemotingCommand) -> Result<Self, ProtocolError> {
-        let e = Ext::of(cmd);
-        Ok(PullMessageRequestHeader {
-            consumer_group: e.group("consumerGroup")?.to_string(),
-            topic: e.topic("topic")?.to_string(),
-            queue_id: e.i32("queueId")?,
-            queue_offset: e.i64("queueOffset")?,
-            max_msg_nums: e.i32("maxMsgNums")?,
-            sys_flag: e.i32("sysFlag")?,
-            commit_offset: e.i64("commitOffset")?,
-            suspend_timeout_millis: e.i64("suspendTimeoutMillis")?,
-            subscription: e.opt_str("subscription").map(str::to_string),
-            sub_version: e.i64("subVersion")?,
-            expression_type: e.opt_str("expressionType").map(str::to_string),
-        })
+impl FieldSpec {
+    pub fn required(&self) -> bool {
+        matches!(self.kind, "str" | "topic" | "group" | "i32" | "i64")
     }
-
-    pub fn has(&self, bit: i32) -> bool {
-        self.sys_flag & bit != 0
+    pub fn numeric(&self) -> bool {
+        matches!(self.kind, "i32" | "i64" | "opt_i32" | "opt_i64" | "i32_or")
     }
 }
+
+/// A value written as one ext field.
+pub trait ExtValue {
+    fn put(&self, cmd: RemotingCommand, key: &str) -> RemotingCommand;
+}
+
+macro_rules! ext_value_to_string {
+    ($($t:ty),*) => {$(
+        impl ExtValue for $t {
+            fn put(&self, cmd: RemotingCommand, key: &str) -> RemotingCommand {
+                cmd.with_ext(key, self)
+            }
+        }
+    )*};
+}
+ext_value_to_string!(String, i32, i64, bool);
+
+impl<T: ExtValue> ExtValue for Option<T> {
+    fn put(&self, cmd: RemotingCommand, key: &str) -> RemotingCommand {
+        match self {
+            Some(v) => v.put(cmd, key),
+            None => cmd,
+        }
+    }
+}
+
+/// A name field, required or not, as an `Option<&str>` for [`Resources`].
+pub trait AsOptStr {
+    fn as_opt_str(&self) -> Option<&str>;
+}
+impl AsOptStr for String {
+    fn as_opt_str(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+impl AsOptStr for Option<String> {
+    fn as_opt_str(&self) -> Option<&str> {
+        self.as_deref()
+    }
+}
+
+/// How a field is read: each function is one `Ext` accessor, owned.
+mod field {
+    use super::{Ext, ProtocolError};
+    type R<T> = Result<T, ProtocolError>;
+
+    pub fn str(e: &Ext, k: &'static str) -> R<String> {
+        e.str(k).map(|s| s.to_owned())
+    }
+    /// Checked by `names::check_derived_topic`.
+    pub fn topic(e: &Ext, k: &'static str) -> R<String> {
+        e.topic(k).map(|s| s.to_owned())
+    }
+    /// Checked by `names::check_group`.
+    pub fn group(e: &Ext, k: &'static str) -> R<String> {
+        e.group(k).map(|s| s.to_owned())
+    }
+    pub fn opt_str(e: &Ext, k: &'static str) -> R<Option<String>> {
+        Ok(e.opt_str(k).map(|s| s.to_owned()))
+    }
+    pub fn opt_group(e: &Ext, k: &'static str) -> R<Option<String>> {
+        e.opt_group(k).map(|g| g.map(|s| s.to_owned()))
+    }
+    pub fn str_or(e: &Ext, k: &'static str, default: &str) -> R<String> {
+        Ok(e.opt_str(k).unwrap_or(default).to_owned())
+    }
+    pub fn i32(e: &Ext, k: &'static str) -> R<i32> {
+        e.i32(k)
+    }
+    pub fn i64(e: &Ext, k: &'static str) -> R<i64> {
+        e.i64(k)
+    }
+    pub fn opt_i32(e: &Ext, k: &'static str) -> R<Option<i32>> {
+        e.opt_i32(k)
+    }
+    pub fn opt_i64(e: &Ext, k: &'static str) -> R<Option<i64>> {
+        e.opt_i64(k)
+    }
+    pub fn i32_or(e: &Ext, k: &'static str, default: i32) -> R<i32> {
+        Ok(e.opt_i32(k)?.unwrap_or(default))
+    }
+    /// `"true"` in any case is true; absent or anything else is false.
+    pub fn flag(e: &Ext, k: &'static str) -> R<bool> {
+        Ok(e.bool_or(k, false))
+    }
+    /// Exactly `"true"` is true (a marker field, e.g. `_UNIQUE_KEY_QUERY`).
+    pub fn is_true(e: &Ext, k: &'static str) -> R<bool> {
+        Ok(e.opt_str(k) == Some("true"))
+    }
+}
+
+/// Declares a header struct with `CommandHeader` and `FIELDS`; each field is
+/// `pub name: Type = kind("javaKey" [, default])`, read in declaration order
+/// (so the first missing field named is the one the handler read first).
+macro_rules! header {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$fmeta:meta])* pub $field:ident : $ty:ty = $kind:ident($key:literal $(, $def:expr)?) ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Default)]
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: $ty, )*
+        }
+
+        impl $name {
+            /// The ext-field keys, in decode order.
+            pub const FIELDS: &'static [$crate::protocol::header::FieldSpec] = &[
+                $( $crate::protocol::header::FieldSpec { key: $key, kind: stringify!($kind) }, )*
+            ];
+        }
+
+        impl $crate::protocol::header::CommandHeader for $name {
+            fn decode(cmd: &$crate::remoting::RemotingCommand) -> Result<Self, $crate::protocol::ProtocolError> {
+                #[allow(unused_variables)]
+                let e = $crate::protocol::header::Ext::of(cmd);
+                Ok($name { $( $field: $crate::protocol::header::field::$kind(&e, $key $(, $def)?)?, )* })
+            }
+
+            #[allow(unused_mut)]
+            fn encode(&self, mut cmd: $crate::remoting::RemotingCommand) -> $crate::remoting::RemotingCommand {
+                $( cmd = $crate::protocol::header::ExtValue::put(&self.$field, cmd, $key); )*
+                cmd
+            }
+        }
+    };
+}
+
+/// `impl Resources`: `resources!(Name, topic = field, group = field)`, either optional.
+macro_rules! resources {
+    ($name:ident $(, topic = $t:ident)? $(, group = $g:ident)?) => {
+        impl $crate::protocol::header::Resources for $name {
+            $(
+                fn topic(&self) -> Option<&str> {
+                    $crate::protocol::header::AsOptStr::as_opt_str(&self.$t)
+                }
+            )?
+            $(
+                fn group(&self) -> Option<&str> {
+                    $crate::protocol::header::AsOptStr::as_opt_str(&self.$g)
+                }
+            )?
+        }
+    };
+}
+
+/// For codes whose request has no custom header (HEART_BEAT,
+/// GET_ALL_TOPIC_CONFIG, LOCK_BATCH_MQ, ...: everything is in the body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EmptyHeader;
+
+impl CommandHeader for EmptyHeader {
+    fn decode(_: &RemotingCommand) -> Result<Self, ProtocolError> {
+        Ok(EmptyHeader)
+    }
+    fn encode(&self, cmd: RemotingCommand) -> RemotingCommand {
+        cmd
+    }
+}
+impl Resources for EmptyHeader {}
+
+mod admin;
+mod consumer;
+mod group;
+mod namesrv;
+mod offset;
+mod pull;
+mod query;
+mod send;
+mod topic;
+mod transaction;
+
+pub use admin::*;
+pub use consumer::*;
+pub use group::*;
+pub use namesrv::*;
+pub use offset::*;
+pub use pull::*;
+pub use query::*;
+pub use send::*;
+pub use topic::*;
+pub use transaction::*;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn send_header_v1_and_v2_agree() {
-        let v2 = RemotingCommand::request(request::SEND_MESSAGE_V2, 1)
-            .with_ext("a", "PG")
-            .with_ext("b", "T")
-            .with_ext("c", "TBW102")
-            .with_ext("d", 4)
-            .with_ext("e", 1)
-            .with_ext("f", 0)
-            .with_ext("g", 123)
-            .with_ext("h", 0)
-            .with_ext("i", "TAGS\u{1}a")
-            .with_ext("j", 0)
-            .with_ext("k", false);
-        let v1 = RemotingCommand::request(request::SEND_MESSAGE, 1)
-            .with_ext("producerGroup", "PG")
-            .with_ext("topic", "T")
-            .with_ext("defaultTopic", "TBW102")
-            .with_ext("defaultTopicQueueNums", 4)
-            .with_ext("queueId", 1)
-            .with_ext("sysFlag", 0)
-            .with_ext("bornTimestamp", 123)
-            .with_ext("flag", 0)
-            .with_ext("properties", "TAGS\u{1}a");
-        let a = SendMessageRequestHeader::from_command(&v2).unwrap();
-        let b = SendMessageRequestHeader::from_command(&v1).unwrap();
-        assert_eq!(a, b);
-        assert_eq!(a.queue_id, 1);
-    }
-
-    #[test]
-    fn missing_and_bad_fields_name_the_field() {
-        let c = RemotingCommand::request(request::PULL_MESSAGE, 1).with_ext("consumerGroup", "g");
-        let err = PullMessageRequestHeader::from_command(&c).unwrap_err();
-        assert_eq!(err.to_string(), "the custom field <topic> is null");
-        let c = RemotingCommand::request(request::SEND_MESSAGE_V2, 1)
-            .with_ext("a", "PG")
-            .with_ext("b", "T")
-            .with_ext("c", "TBW102")
-            .with_ext("d", "four");
-        assert!(matches!(
-            SendMessageRequestHeader::from_command(&c),
-            Err(ProtocolError::BadField("d", _))
-        ));
-    }
-}
+pub(crate) mod testing;
