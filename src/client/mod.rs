@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::protocol::header::pull_sys_flag;
 use crate::protocol::header::{
     CommandHeader, CreateTopicRequestHeader, GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader,
     PullMessageRequestHeader, PullMessageResponseHeader, QueryConsumerOffsetRequestHeader,
@@ -12,7 +13,6 @@ use crate::protocol::header::{
     UpdateConsumerOffsetRequestHeader,
 };
 use crate::protocol::message::{MessageExt, Properties};
-use crate::protocol::header::pull_sys_flag;
 use crate::protocol::{perm, ProtocolError};
 use crate::remoting::client::RemotingClient;
 use crate::remoting::codes::{request, response};
@@ -59,7 +59,14 @@ impl BrokerClient {
     }
 
     /// SEND_MESSAGE_V2, sync; a topic unknown to the broker is created from TBW102.
-    pub async fn send(&self, group: &str, topic: &str, queue_id: i32, tags: &str, body: Bytes) -> Result<SendResult, ClientError> {
+    pub async fn send(
+        &self,
+        group: &str,
+        topic: &str,
+        queue_id: i32,
+        tags: &str,
+        body: Bytes,
+    ) -> Result<SendResult, ClientError> {
         let mut props = Properties::default();
         if !tags.is_empty() {
             props.put("TAGS", tags);
@@ -101,7 +108,11 @@ impl BrokerClient {
             queue_id,
             queue_offset: offset,
             max_msg_nums: max,
-            sys_flag: if suspend_ms > 0 { pull_sys_flag::SUBSCRIPTION | pull_sys_flag::SUSPEND } else { pull_sys_flag::SUBSCRIPTION },
+            sys_flag: if suspend_ms > 0 {
+                pull_sys_flag::SUBSCRIPTION | pull_sys_flag::SUSPEND
+            } else {
+                pull_sys_flag::SUBSCRIPTION
+            },
             commit_offset: 0,
             suspend_timeout_millis: suspend_ms,
             subscription: Some("*".to_string()),
@@ -112,11 +123,17 @@ impl BrokerClient {
         let req = header.encode(RemotingCommand::request(request::PULL_MESSAGE, 0));
         let r = self.conn.request(req, self.timeout + Duration::from_millis(suspend_ms as u64)).await?;
         let h = match r.code {
-            response::SUCCESS | response::PULL_NOT_FOUND | response::PULL_RETRY_IMMEDIATELY | response::PULL_OFFSET_MOVED => {
-                PullMessageResponseHeader::decode(&r)?
-            }
+            response::SUCCESS
+            | response::PULL_NOT_FOUND
+            | response::PULL_RETRY_IMMEDIATELY
+            | response::PULL_OFFSET_MOVED => PullMessageResponseHeader::decode(&r)?,
             // Other answers (busy, no subscription, ...) carry no pull header.
-            _ => PullMessageResponseHeader { suggest_which_broker_id: -1, next_begin_offset: -1, min_offset: -1, max_offset: -1 },
+            _ => PullMessageResponseHeader {
+                suggest_which_broker_id: -1,
+                next_begin_offset: -1,
+                min_offset: -1,
+                max_offset: -1,
+            },
         };
         let messages = match (&r.body, r.code) {
             (Some(b), response::SUCCESS) => MessageExt::decode_all(b)?,
@@ -173,7 +190,13 @@ impl BrokerClient {
         Ok(QueryConsumerOffsetResponseHeader::decode(&r)?.offset)
     }
 
-    pub async fn update_consumer_offset(&self, group: &str, topic: &str, queue_id: i32, offset: i64) -> Result<(), ClientError> {
+    pub async fn update_consumer_offset(
+        &self,
+        group: &str,
+        topic: &str,
+        queue_id: i32,
+        offset: i64,
+    ) -> Result<(), ClientError> {
         let header = UpdateConsumerOffsetRequestHeader {
             consumer_group: group.to_string(),
             topic: topic.to_string(),

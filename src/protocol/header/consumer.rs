@@ -86,7 +86,11 @@ mod tests {
         let only_producer = RemotingCommand::request(rc::UNREGISTER_CLIENT, 1).with_ext("producerGroup", "PG");
         let h = UnregisterClientRequestHeader::decode(&only_producer).unwrap();
         assert_eq!((h.group(), h.groups()), (Some("PG"), vec!["PG"]));
-        let h = GetConsumerRunningInfoRequestHeader { consumer_group: "CG".into(), client_id: "c1".into(), jstack_enable: true };
+        let h = GetConsumerRunningInfoRequestHeader {
+            consumer_group: "CG".into(),
+            client_id: "c1".into(),
+            jstack_enable: true,
+        };
         check(rc::GET_CONSUMER_RUNNING_INFO, &h, GetConsumerRunningInfoRequestHeader::FIELDS);
         assert_eq!(h.group(), Some("CG"));
         let h = ConsumeMessageDirectlyResultRequestHeader {

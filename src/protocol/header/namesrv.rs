@@ -194,7 +194,11 @@ mod tests {
             broker_id: Some(0),
         };
         check(rc::QUERY_DATA_VERSION, &h, QueryDataVersionRequestHeader::FIELDS);
-        check(rc::QUERY_DATA_VERSION, &QueryDataVersionResponseHeader { changed: true }, QueryDataVersionResponseHeader::FIELDS);
+        check(
+            rc::QUERY_DATA_VERSION,
+            &QueryDataVersionResponseHeader { changed: true },
+            QueryDataVersionResponseHeader::FIELDS,
+        );
         let h = WipeWritePermOfBrokerRequestHeader { broker_name: s("broker-a") };
         check(rc::WIPE_WRITE_PERM_OF_BROKER, &h, WipeWritePermOfBrokerRequestHeader::FIELDS);
         let r = WipeWritePermOfBrokerResponseHeader { wipe_topic_count: 3 };
@@ -205,7 +209,10 @@ mod tests {
     fn register_broker_defaults_and_order() {
         // The handler checks the crc first: a bad one is reported before a missing name.
         let c = RemotingCommand::request(rc::REGISTER_BROKER, 1).with_ext("bodyCrc32", "x");
-        assert!(matches!(RegisterBrokerRequestHeader::decode(&c), Err(crate::protocol::ProtocolError::BadField("bodyCrc32", _))));
+        assert!(matches!(
+            RegisterBrokerRequestHeader::decode(&c),
+            Err(crate::protocol::ProtocolError::BadField("bodyCrc32", _))
+        ));
         let c = RemotingCommand::request(rc::REGISTER_BROKER, 1)
             .with_ext("clusterName", "C")
             .with_ext("brokerAddr", "a:1")
@@ -223,7 +230,11 @@ mod tests {
         // The name server answers TOPIC_NOT_EXIST for any name: not checked here.
         let c = RemotingCommand::request(rc::GET_ROUTEINFO_BY_TOPIC, 1).with_ext("topic", "a/b");
         assert_eq!(GetRouteInfoRequestHeader::decode(&c).unwrap().topic, "a/b");
-        check(rc::GET_TOPICS_BY_CLUSTER, &GetTopicsByClusterRequestHeader { cluster: s("C") }, GetTopicsByClusterRequestHeader::FIELDS);
+        check(
+            rc::GET_TOPICS_BY_CLUSTER,
+            &GetTopicsByClusterRequestHeader { cluster: s("C") },
+            GetTopicsByClusterRequestHeader::FIELDS,
+        );
         let h = DeleteTopicFromNamesrvRequestHeader { topic: s("T"), cluster_name: Some(s("C")) };
         check(rc::DELETE_TOPIC_IN_NAMESRV, &h, DeleteTopicFromNamesrvRequestHeader::FIELDS);
         assert_eq!(h.topic(), Some("T"));

@@ -112,7 +112,12 @@ mod tests {
 
     #[test]
     fn requests() {
-        let q = QueryConsumerOffsetRequestHeader { consumer_group: "G".into(), topic: "T".into(), queue_id: 1, bname: bname() };
+        let q = QueryConsumerOffsetRequestHeader {
+            consumer_group: "G".into(),
+            topic: "T".into(),
+            queue_id: 1,
+            bname: bname(),
+        };
         check(rc::QUERY_CONSUMER_OFFSET, &q, QueryConsumerOffsetRequestHeader::FIELDS);
         assert_eq!((q.topic(), q.group()), (Some("T"), Some("G")));
         let u = UpdateConsumerOffsetRequestHeader {
@@ -144,6 +149,10 @@ mod tests {
         check(0, &GetMaxOffsetResponseHeader { offset: 77 }, GetMaxOffsetResponseHeader::FIELDS);
         check(0, &GetMinOffsetResponseHeader { offset: 3 }, GetMinOffsetResponseHeader::FIELDS);
         check(0, &SearchOffsetResponseHeader { offset: 5 }, SearchOffsetResponseHeader::FIELDS);
-        check(0, &GetEarliestMsgStoretimeResponseHeader { timestamp: 1700000000000 }, GetEarliestMsgStoretimeResponseHeader::FIELDS);
+        check(
+            0,
+            &GetEarliestMsgStoretimeResponseHeader { timestamp: 1700000000000 },
+            GetEarliestMsgStoretimeResponseHeader::FIELDS,
+        );
     }
 }

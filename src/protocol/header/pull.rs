@@ -86,12 +86,19 @@ mod tests {
         let err = PullMessageRequestHeader::from_command(&c).unwrap_err();
         assert_eq!(err.to_string(), "the custom field <topic> is null");
         let c = c.with_ext("topic", "T").with_ext("queueId", "one");
-        assert!(matches!(PullMessageRequestHeader::decode(&c), Err(ProtocolError::BadField("queueId", v)) if v == "one"));
+        assert!(
+            matches!(PullMessageRequestHeader::decode(&c), Err(ProtocolError::BadField("queueId", v)) if v == "one")
+        );
     }
 
     #[test]
     fn pull_response() {
-        let h = PullMessageResponseHeader { suggest_which_broker_id: 0, next_begin_offset: 10, min_offset: 0, max_offset: 12 };
+        let h = PullMessageResponseHeader {
+            suggest_which_broker_id: 0,
+            next_begin_offset: 10,
+            min_offset: 0,
+            max_offset: 12,
+        };
         check(request::PULL_MESSAGE, &h, PullMessageResponseHeader::FIELDS);
     }
 }

@@ -55,7 +55,8 @@ mod tests {
         let upper = cmd.with_ext("_UNIQUE_KEY_QUERY", "TRUE");
         assert!(!QueryMessageRequestHeader::decode(&upper).unwrap().unique_key_query);
         check(rc::VIEW_MESSAGE_BY_ID, &ViewMessageRequestHeader { offset: 4096 }, ViewMessageRequestHeader::FIELDS);
-        let r = QueryMessageResponseHeader { index_last_update_timestamp: 1700000000000, index_last_update_phyoffset: 123 };
+        let r =
+            QueryMessageResponseHeader { index_last_update_timestamp: 1700000000000, index_last_update_phyoffset: 123 };
         check(rc::QUERY_MESSAGE, &r, QueryMessageResponseHeader::FIELDS);
     }
 }

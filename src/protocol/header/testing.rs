@@ -29,7 +29,11 @@ pub fn check<H: CommandHeader + PartialEq + Debug>(code: i32, h: &H, fields: &[F
         }
         if f.numeric() {
             let c = cmd.clone().with_ext(f.key, "x1");
-            assert!(matches!(H::decode(&c), Err(ProtocolError::BadField(k, v)) if k == f.key && v == "x1"), "{}", f.key);
+            assert!(
+                matches!(H::decode(&c), Err(ProtocolError::BadField(k, v)) if k == f.key && v == "x1"),
+                "{}",
+                f.key
+            );
         }
         if matches!(f.kind, "topic" | "group" | "opt_group") {
             let c = cmd.clone().with_ext(f.key, "../x");

@@ -63,8 +63,16 @@ mod tests {
         };
         check(rc::UPDATE_AND_CREATE_TOPIC, &h, CreateTopicRequestHeader::FIELDS);
         assert_eq!(h.topic(), Some("T"));
-        check(rc::DELETE_TOPIC_IN_BROKER, &DeleteTopicRequestHeader { topic: "T".into() }, DeleteTopicRequestHeader::FIELDS);
-        check(rc::GET_TOPIC_STATS_INFO, &GetTopicStatsInfoRequestHeader { topic: "T".into() }, GetTopicStatsInfoRequestHeader::FIELDS);
+        check(
+            rc::DELETE_TOPIC_IN_BROKER,
+            &DeleteTopicRequestHeader { topic: "T".into() },
+            DeleteTopicRequestHeader::FIELDS,
+        );
+        check(
+            rc::GET_TOPIC_STATS_INFO,
+            &GetTopicStatsInfoRequestHeader { topic: "T".into() },
+            GetTopicStatsInfoRequestHeader::FIELDS,
+        );
         let h = QueryTopicConsumeByWhoRequestHeader { topic: "T".into() };
         check(rc::QUERY_TOPIC_CONSUME_BY_WHO, &h, QueryTopicConsumeByWhoRequestHeader::FIELDS);
         assert_eq!(h.topic(), Some("T"));
@@ -78,6 +86,9 @@ mod tests {
             .with_ext("writeQueueNums", 4)
             .with_ext("perm", 6);
         let h = CreateTopicRequestHeader::decode(&c).unwrap();
-        assert_eq!((h.topic_filter_type.as_str(), h.topic_sys_flag, h.order, h.default_topic), ("SINGLE_TAG", 0, false, None));
+        assert_eq!(
+            (h.topic_filter_type.as_str(), h.topic_sys_flag, h.order, h.default_topic),
+            ("SINGLE_TAG", 0, false, None)
+        );
     }
 }
