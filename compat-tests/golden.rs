@@ -16,7 +16,10 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use ferromq::protocol::body::RegisterBrokerBody;
 use ferromq::protocol::fastjson;
-use ferromq::protocol::header::SendMessageRequestHeader;
+use ferromq::protocol::header::{
+    CommandHeader, GetRouteInfoRequestHeader, RegisterBrokerRequestHeader, RegisterBrokerResponseHeader,
+    SendMessageRequestHeader, SendMessageResponseHeader,
+};
 use ferromq::protocol::heartbeat::{HeartbeatData, SubscriptionData};
 use ferromq::protocol::message::{body_crc, decode_batch, encode_record_parts, MessageExt, RecordParts};
 use ferromq::protocol::route::TopicRouteData;
@@ -264,4 +267,61 @@ fn register_broker_body_parses() {
     assert_eq!(w.data_version.counter, 3);
     assert_eq!(w.topic_config_table["TBW102"].perm, 7);
     assert_eq!(w.topic_config_table["TopicGolden"].write_queue_nums, 4);
+}
+
+/// Decodes the fixture's custom header with our struct, then re-encodes it
+/// into an empty command of the same code: every field the Java header
+/// class held (non-null in `custom_header.fields`) comes back with the
+/// value Java wrote, and every key we add is one of that class's fields
+/// (a Java `Boolean` left null comes back as "false").
+fn check_header<H: CommandHeader + std::fmt::Debug>(name: &str) -> H {
+    let cmd = decode_frame(&fixture(&format!("{name}.bin")));
+    let exp = expected(name);
+    let h = H::decode(&cmd).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut empty = RemotingCommand::request(cmd.code, 0);
+    empty.flag = cmd.flag;
+    let ours = h.encode(empty);
+    let fields = exp["custom_header"]["fields"].as_object().unwrap();
+    for (k, v) in fields {
+        let java = match v {
+            Value::Null => continue,
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        assert_eq!(ours.ext(k), Some(java.as_str()), "{name}: field {k} of {h:?}");
+        assert_eq!(cmd.ext(k), Some(java.as_str()), "{name}: field {k} on the wire");
+    }
+    for (k, v) in &ours.ext_fields {
+        assert!(fields.contains_key(k), "{name}: we wrote {k}, not a field of {}", exp["custom_header"]["class"]);
+        if fields[k].is_null() {
+            assert_eq!(v, "false", "{name}: {k}");
+        }
+    }
+    h
+}
+
+#[test]
+fn custom_headers_decode_and_re_encode_like_java() {
+    for name in ["send_v2_request_json", "send_v2_request_rocketmq", "send_v2_request_rocketmq_wire"] {
+        let h: SendMessageRequestHeader = check_header(name);
+        assert_eq!((h.producer_group.as_str(), h.default_topic.as_str(), h.default_topic_queue_nums), ("PG_golden", "TBW102", 4));
+        assert_eq!((h.batch, h.bname.as_deref(), h.max_reconsume_times), (false, Some("broker-a"), None));
+    }
+    let h: SendMessageRequestHeader = check_header("send_batch_request_json");
+    assert!(h.batch);
+    for name in ["send_response_json", "send_response_rocketmq", "send_response_rocketmq_wire"] {
+        let h: SendMessageResponseHeader = check_header(name);
+        assert_eq!((h.queue_id, h.queue_offset, h.transaction_id), (2, 7, None));
+    }
+    let h: GetRouteInfoRequestHeader = check_header("get_route_request");
+    assert_eq!((h.topic.as_str(), h.accept_standard_json_only), ("TopicGolden", false));
+    for name in ["register_broker_request", "register_broker_request_compressed"] {
+        let h: RegisterBrokerRequestHeader = check_header(name);
+        assert_eq!((h.cluster_name.as_str(), h.broker_name.as_str(), h.broker_id), ("DefaultCluster", "broker-a", 0));
+        assert_eq!(h.compressed, name.ends_with("compressed"));
+    }
+    let h: RegisterBrokerResponseHeader = check_header("register_broker_response");
+    assert_eq!(h, RegisterBrokerResponseHeader::default());
+    let h: RegisterBrokerResponseHeader = check_header("register_broker_response_slave");
+    assert_eq!(h.master_addr.as_deref(), Some("127.0.0.1:10911"));
 }

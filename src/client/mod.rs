@@ -5,8 +5,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::protocol::header::pull_sys_flag;
+use crate::protocol::header::{
+    CommandHeader, CreateTopicRequestHeader, GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader,
+    PullMessageRequestHeader, PullMessageResponseHeader, QueryConsumerOffsetRequestHeader,
+    QueryConsumerOffsetResponseHeader, SendMessageRequestHeader, SendMessageResponseHeader,
+    UpdateConsumerOffsetRequestHeader,
+};
 use crate::protocol::message::{MessageExt, Properties};
-use crate::protocol::ProtocolError;
+use crate::protocol::{perm, ProtocolError};
 use crate::remoting::client::RemotingClient;
 use crate::remoting::codes::{request, response};
 use crate::remoting::{ConnectionHandle, RemotingCommand, RemotingError};
@@ -45,10 +52,6 @@ pub struct BrokerClient {
     timeout: Duration,
 }
 
-fn ext_i64(r: &RemotingCommand, k: &str) -> i64 {
-    r.ext(k).and_then(|v| v.parse().ok()).unwrap_or(-1)
-}
-
 impl BrokerClient {
     pub async fn connect(addr: &str) -> Result<Self, ClientError> {
         let timeout = Duration::from_secs(5);
@@ -56,35 +59,36 @@ impl BrokerClient {
     }
 
     /// SEND_MESSAGE_V2, sync; a topic unknown to the broker is created from TBW102.
-    pub async fn send(&self, group: &str, topic: &str, queue_id: i32, tags: &str, body: Bytes) -> Result<SendResult, ClientError> {
+    pub async fn send(
+        &self,
+        group: &str,
+        topic: &str,
+        queue_id: i32,
+        tags: &str,
+        body: Bytes,
+    ) -> Result<SendResult, ClientError> {
         let mut props = Properties::default();
         if !tags.is_empty() {
             props.put("TAGS", tags);
         }
         props.put("WAIT", "true");
-        let req = RemotingCommand::request(request::SEND_MESSAGE_V2, 0)
-            .with_ext("a", group)
-            .with_ext("b", topic)
-            .with_ext("c", "TBW102")
-            .with_ext("d", 4)
-            .with_ext("e", queue_id)
-            .with_ext("f", 0)
-            .with_ext("g", crate::store::now_ms())
-            .with_ext("h", 0)
-            .with_ext("i", props.to_wire())
-            .with_ext("j", 0)
-            .with_ext("k", false)
-            .with_body(body);
+        let header = SendMessageRequestHeader {
+            producer_group: group.to_string(),
+            topic: topic.to_string(),
+            default_topic: "TBW102".to_string(),
+            default_topic_queue_nums: 4,
+            queue_id,
+            born_timestamp: crate::store::now_ms(),
+            properties: props.to_wire(),
+            ..Default::default()
+        };
+        let req = header.encode(RemotingCommand::request(request::SEND_MESSAGE_V2, 0)).with_body(body);
         let r = self.conn.request(req, self.timeout).await?;
         if r.code != response::SUCCESS && r.code != response::FLUSH_DISK_TIMEOUT {
             return Err(ClientError::Broker(r.code, r.remark.unwrap_or_default()));
         }
-        Ok(SendResult {
-            code: r.code,
-            msg_id: r.ext("msgId").unwrap_or("").to_string(),
-            queue_id: ext_i64(&r, "queueId") as i32,
-            queue_offset: ext_i64(&r, "queueOffset"),
-        })
+        let h = SendMessageResponseHeader::decode(&r)?;
+        Ok(SendResult { code: r.code, msg_id: h.msg_id, queue_id: h.queue_id, queue_offset: h.queue_offset })
     }
 
     /// PULL_MESSAGE filtering nothing; held by the broker up to `suspend_ms`
@@ -98,78 +102,108 @@ impl BrokerClient {
         max: i32,
         suspend_ms: i64,
     ) -> Result<PullResult, ClientError> {
-        let req = RemotingCommand::request(request::PULL_MESSAGE, 0)
-            .with_ext("consumerGroup", group)
-            .with_ext("topic", topic)
-            .with_ext("queueId", queue_id)
-            .with_ext("queueOffset", offset)
-            .with_ext("maxMsgNums", max)
-            .with_ext("sysFlag", if suspend_ms > 0 { 0x6 } else { 0x4 })
-            .with_ext("commitOffset", 0)
-            .with_ext("suspendTimeoutMillis", suspend_ms)
-            .with_ext("subscription", "*")
-            .with_ext("subVersion", 0)
-            .with_ext("expressionType", "TAG");
+        let header = PullMessageRequestHeader {
+            consumer_group: group.to_string(),
+            topic: topic.to_string(),
+            queue_id,
+            queue_offset: offset,
+            max_msg_nums: max,
+            sys_flag: if suspend_ms > 0 {
+                pull_sys_flag::SUBSCRIPTION | pull_sys_flag::SUSPEND
+            } else {
+                pull_sys_flag::SUBSCRIPTION
+            },
+            commit_offset: 0,
+            suspend_timeout_millis: suspend_ms,
+            subscription: Some("*".to_string()),
+            sub_version: 0,
+            expression_type: Some("TAG".to_string()),
+            bname: None,
+        };
+        let req = header.encode(RemotingCommand::request(request::PULL_MESSAGE, 0));
         let r = self.conn.request(req, self.timeout + Duration::from_millis(suspend_ms as u64)).await?;
+        let h = match r.code {
+            response::SUCCESS
+            | response::PULL_NOT_FOUND
+            | response::PULL_RETRY_IMMEDIATELY
+            | response::PULL_OFFSET_MOVED => PullMessageResponseHeader::decode(&r)?,
+            // Other answers (busy, no subscription, ...) carry no pull header.
+            _ => PullMessageResponseHeader {
+                suggest_which_broker_id: -1,
+                next_begin_offset: -1,
+                min_offset: -1,
+                max_offset: -1,
+            },
+        };
         let messages = match (&r.body, r.code) {
             (Some(b), response::SUCCESS) => MessageExt::decode_all(b)?,
             _ => Vec::new(),
         };
         Ok(PullResult {
             code: r.code,
-            next_begin_offset: ext_i64(&r, "nextBeginOffset"),
-            min_offset: ext_i64(&r, "minOffset"),
-            max_offset: ext_i64(&r, "maxOffset"),
+            next_begin_offset: h.next_begin_offset,
+            min_offset: h.min_offset,
+            max_offset: h.max_offset,
             messages,
         })
     }
 
-    async fn offset_request(&self, code: i32, fields: &[(&str, String)]) -> Result<i64, ClientError> {
-        let mut req = RemotingCommand::request(code, 0);
-        for (k, v) in fields {
-            req = req.with_ext(k, v);
-        }
+    /// Sends `header` as a request of `code`; anything but SUCCESS is an error.
+    async fn call(&self, code: i32, header: &impl CommandHeader) -> Result<RemotingCommand, ClientError> {
+        let req = header.encode(RemotingCommand::request(code, 0));
         let r = self.conn.request(req, self.timeout).await?;
         if r.code != response::SUCCESS {
             return Err(ClientError::Broker(r.code, r.remark.unwrap_or_default()));
         }
-        Ok(ext_i64(&r, "offset"))
+        Ok(r)
     }
 
     /// UPDATE_AND_CREATE_TOPIC with `queues` read and write queues.
     pub async fn create_topic(&self, topic: &str, queues: i32) -> Result<(), ClientError> {
-        let req = RemotingCommand::request(request::UPDATE_AND_CREATE_TOPIC, 0)
-            .with_ext("topic", topic)
-            .with_ext("defaultTopic", "TBW102")
-            .with_ext("readQueueNums", queues)
-            .with_ext("writeQueueNums", queues)
-            .with_ext("perm", 6)
-            .with_ext("topicFilterType", "SINGLE_TAG")
-            .with_ext("topicSysFlag", 0)
-            .with_ext("order", false);
-        let r = self.conn.request(req, self.timeout).await?;
-        if r.code != response::SUCCESS {
-            return Err(ClientError::Broker(r.code, r.remark.unwrap_or_default()));
-        }
-        Ok(())
+        let header = CreateTopicRequestHeader {
+            topic: topic.to_string(),
+            default_topic: Some("TBW102".to_string()),
+            read_queue_nums: queues,
+            write_queue_nums: queues,
+            perm: perm::READ | perm::WRITE,
+            topic_filter_type: "SINGLE_TAG".to_string(),
+            topic_sys_flag: 0,
+            order: false,
+        };
+        self.call(request::UPDATE_AND_CREATE_TOPIC, &header).await.map(|_| ())
     }
 
     pub async fn max_offset(&self, topic: &str, queue_id: i32) -> Result<i64, ClientError> {
-        self.offset_request(request::GET_MAX_OFFSET, &[("topic", topic.into()), ("queueId", queue_id.to_string())]).await
+        let header = GetMaxOffsetRequestHeader { topic: topic.to_string(), queue_id, bname: None };
+        let r = self.call(request::GET_MAX_OFFSET, &header).await?;
+        Ok(GetMaxOffsetResponseHeader::decode(&r)?.offset)
     }
 
     pub async fn query_consumer_offset(&self, group: &str, topic: &str, queue_id: i32) -> Result<i64, ClientError> {
-        let f = [("consumerGroup", group.into()), ("topic", topic.into()), ("queueId", queue_id.to_string())];
-        self.offset_request(request::QUERY_CONSUMER_OFFSET, &f).await
+        let header = QueryConsumerOffsetRequestHeader {
+            consumer_group: group.to_string(),
+            topic: topic.to_string(),
+            queue_id,
+            bname: None,
+        };
+        let r = self.call(request::QUERY_CONSUMER_OFFSET, &header).await?;
+        Ok(QueryConsumerOffsetResponseHeader::decode(&r)?.offset)
     }
 
-    pub async fn update_consumer_offset(&self, group: &str, topic: &str, queue_id: i32, offset: i64) -> Result<(), ClientError> {
-        let f = [
-            ("consumerGroup", group.into()),
-            ("topic", topic.into()),
-            ("queueId", queue_id.to_string()),
-            ("commitOffset", offset.to_string()),
-        ];
-        self.offset_request(request::UPDATE_CONSUMER_OFFSET, &f).await.map(|_| ())
+    pub async fn update_consumer_offset(
+        &self,
+        group: &str,
+        topic: &str,
+        queue_id: i32,
+        offset: i64,
+    ) -> Result<(), ClientError> {
+        let header = UpdateConsumerOffsetRequestHeader {
+            consumer_group: group.to_string(),
+            topic: topic.to_string(),
+            queue_id,
+            commit_offset: offset,
+            bname: None,
+        };
+        self.call(request::UPDATE_CONSUMER_OFFSET, &header).await.map(|_| ())
     }
 }
