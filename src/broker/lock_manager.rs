@@ -1,18 +1,12 @@
-//! LOCK_BATCH_MQ / UNLOCK_BATCH_MQ for orderly consumers
-//! (`RebalanceLockManager`): a queue is held by one client per group until
-//! it unlocks or stops renewing for 60 s.
+//! Queue locks for orderly consumers (`RebalanceLockManager`): a queue is
+//! held by one client per group until it unlocks or stops renewing for 60 s.
+//! LOCK_BATCH_MQ / UNLOCK_BATCH_MQ are served in `processor::consumer`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-
-use super::error::BrokerResult;
-use super::Broker;
-use crate::protocol::{fastjson, ProtocolError};
-use crate::remoting::codes::response;
-use crate::remoting::RemotingCommand;
 
 /// `rocketmq.broker.rebalance.lockMaxLiveTime` default.
 pub const LOCK_MAX_LIVE_TIME: Duration = Duration::from_secs(60);
@@ -23,21 +17,6 @@ pub struct MessageQueue {
     pub broker_name: String,
     pub queue_id: i32,
     pub topic: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LockBatchRequestBody {
-    client_id: String,
-    consumer_group: String,
-    #[serde(default)]
-    mq_set: Vec<MessageQueue>,
-}
-
-#[derive(Serialize)]
-struct LockBatchResponseBody {
-    #[serde(rename = "lockOKMQSet")]
-    lock_ok_mq_set: BTreeSet<MessageQueue>,
 }
 
 struct LockEntry {
@@ -103,34 +82,6 @@ impl RebalanceLockManager {
     }
 }
 
-fn parse_body(req: &RemotingCommand) -> Result<LockBatchRequestBody, ProtocolError> {
-    let body = req.body.as_deref().ok_or_else(|| ProtocolError::BadBody("lock request without body".into()))?;
-    fastjson::parse(body)
-}
-
-impl Broker {
-    pub(super) fn lock_batch_mq(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-        let b = parse_body(req)?;
-        crate::protocol::names::check_group(&b.consumer_group)?;
-        // Only queues this broker has can be locked: the lock table is not a
-        // place for a peer to store arbitrary names.
-        let mq_set: Vec<MessageQueue> = b
-            .mq_set
-            .into_iter()
-            .filter(|mq| self.topics.get(&mq.topic).is_some_and(|tc| (0..tc.read_queue_nums.max(tc.write_queue_nums)).contains(&mq.queue_id)))
-            .collect();
-        let ok = self.locks.try_lock_batch(&b.consumer_group, &mq_set, &b.client_id);
-        let body = serde_json::to_vec(&LockBatchResponseBody { lock_ok_mq_set: ok }).unwrap();
-        Ok(RemotingCommand::response_to(req, response::SUCCESS, None).with_body(body))
-    }
-
-    pub(super) fn unlock_batch_mq(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-        let b = parse_body(req)?;
-        self.locks.unlock_batch(&b.consumer_group, &b.mq_set, &b.client_id);
-        Ok(RemotingCommand::response_to(req, response::SUCCESS, None))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,11 +105,5 @@ mod tests {
         assert_eq!(m.try_lock_batch("G", &[mq(1)], "c2").len(), 1);
         std::thread::sleep(Duration::from_millis(80));
         assert_eq!(m.try_lock_batch("G", &[mq(0)], "c2").len(), 1, "expired lock is taken over");
-    }
-
-    #[test]
-    fn response_body_uses_java_field_name() {
-        let body = serde_json::to_string(&LockBatchResponseBody { lock_ok_mq_set: [mq(2)].into() }).unwrap();
-        assert_eq!(body, r#"{"lockOKMQSet":[{"brokerName":"b","queueId":2,"topic":"T"}]}"#);
     }
 }

@@ -1,22 +1,17 @@
-//! The broker: one processor per concern, all sharing the store and the
-//! managers held here.
+//! The broker: its state (store, managers, services) and construction. What
+//! each request does is in `processor`, one family per file, found through
+//! one table; `Broker`'s `RequestProcessor` impl looks the code up there.
 
-pub mod admin;
-pub mod admin_groups;
 pub mod client_manager;
-pub mod config_admin;
-pub mod consumer_manage;
 pub mod error;
 pub mod filter;
 pub mod hooks;
-pub mod offset_manager;
-pub mod pull;
-pub mod query;
 pub mod lock_manager;
+pub mod offset_manager;
+pub mod processor;
+pub mod pull_hold;
 pub mod register;
-pub mod retry;
 pub mod schedule;
-pub mod send;
 pub mod stats;
 pub mod subscription_group_manager;
 pub mod topic_config_manager;
@@ -28,16 +23,14 @@ use std::time::Duration;
 
 use crate::config::BrokerConfig;
 use crate::remoting::client::RemotingClient;
-use crate::remoting::codes::request as rc;
 use crate::remoting::connection::{not_supported, ConnectionHandle, Reply, RequestProcessor};
 use crate::remoting::hook::Hooked;
 use crate::remoting::RemotingCommand;
 use crate::store::{MessageStore, StoreError};
 use client_manager::{notify_consumer_ids_changed, ConsumerManager, ProducerManager};
-use error::BrokerResult;
-use offset_manager::ConsumerOffsetManager;
 use lock_manager::RebalanceLockManager;
-use pull::PullRequestHoldService;
+use offset_manager::ConsumerOffsetManager;
+use pull_hold::PullRequestHoldService;
 use schedule::ScheduleMessageService;
 use subscription_group_manager::SubscriptionGroupManager;
 use topic_config_manager::TopicConfigManager;
@@ -178,67 +171,32 @@ impl Broker {
             tracing::error!("store shutdown failed: {e}");
         }
     }
-
-    fn handle(&self, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-        let resp = match req.code {
-            rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 => return Ok(self.send_message(conn, &req, false)),
-            rc::SEND_BATCH_MESSAGE => return Ok(self.send_message(conn, &req, true)),
-            rc::PULL_MESSAGE => return self.pull_message(conn, req.clone()).map(Reply::Now),
-            rc::HEART_BEAT => self.heart_beat(conn, &req),
-            rc::UNREGISTER_CLIENT => self.unregister_client(conn, &req),
-            rc::GET_CONSUMER_LIST_BY_GROUP => self.get_consumer_list_by_group(&req),
-            rc::QUERY_CONSUMER_OFFSET => self.query_consumer_offset(&req),
-            rc::UPDATE_CONSUMER_OFFSET => self.update_consumer_offset(&req),
-            rc::GET_MAX_OFFSET => self.get_max_offset(&req),
-            rc::GET_MIN_OFFSET => self.get_min_offset(&req),
-            rc::SEARCH_OFFSET_BY_TIMESTAMP => self.search_offset_by_timestamp(&req),
-            rc::GET_EARLIEST_MSG_STORETIME => self.get_earliest_msg_storetime(&req),
-            rc::GET_ALL_TOPIC_CONFIG => self.get_all_topic_config(&req),
-            rc::UPDATE_AND_CREATE_TOPIC => self.update_and_create_topic(&req),
-            rc::CONSUMER_SEND_MSG_BACK => self.consumer_send_msg_back(&req),
-            rc::END_TRANSACTION => self.end_transaction(&req),
-            rc::QUERY_MESSAGE => self.query_message(&req),
-            rc::GET_BROKER_CONFIG => self.get_broker_config(&req),
-            rc::GET_BROKER_RUNTIME_INFO => self.get_broker_runtime_info(&req),
-            rc::VIEW_BROKER_STATS_DATA => self.view_broker_stats_data(&req),
-            rc::GET_TOPIC_STATS_INFO => self.get_topic_stats_info(&req),
-            rc::GET_CONSUME_STATS => self.get_consume_stats(&req),
-            rc::GET_CONSUMER_CONNECTION_LIST => self.get_consumer_connection_list(&req),
-            rc::GET_PRODUCER_CONNECTION_LIST => self.get_producer_connection_list(&req),
-            rc::QUERY_TOPIC_CONSUME_BY_WHO => self.query_topic_consume_by_who(&req),
-            rc::GET_ALL_CONSUMER_OFFSET => self.get_all_consumer_offset(&req),
-            rc::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => self.get_all_subscription_group(&req),
-            rc::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => self.update_and_create_subscription_group(&req),
-            rc::DELETE_SUBSCRIPTIONGROUP => self.delete_subscription_group(&req),
-            rc::DELETE_TOPIC_IN_BROKER => self.delete_topic_in_broker(&req),
-            rc::CLONE_GROUP_OFFSET => self.clone_group_offset(&req),
-            rc::INVOKE_BROKER_TO_RESET_OFFSET => self.invoke_broker_to_reset_offset(&req),
-            rc::GET_CONSUMER_RUNNING_INFO | rc::CONSUME_MESSAGE_DIRECTLY => return self.call_consumer(&req),
-            rc::UPDATE_BROKER_CONFIG => self.update_broker_config(&req),
-            rc::VIEW_MESSAGE_BY_ID => self.view_message_by_id(&req),
-            rc::LOCK_BATCH_MQ => self.lock_batch_mq(&req),
-            rc::UNLOCK_BATCH_MQ => self.unlock_batch_mq(&req),
-            rc::CHECK_CLIENT_CONFIG => self.check_client_config(&req),
-            rc::GET_ALL_DELAY_OFFSET => Ok(RemotingCommand::response_to(&req, crate::remoting::codes::response::SUCCESS, None)
-                .with_body(self.schedule.to_json().into_bytes())),
-            _ => Ok(not_supported(&req)),
-        }?;
-        Ok(resp.into())
-    }
 }
 
 impl RequestProcessor for Broker {
+    /// Looks the code up in the table and runs its handler. Here, and only
+    /// here, an unknown code is answered and a handler's error becomes its
+    /// response; a route's `finish` applies to every response it gives.
     async fn process(&self, conn: &ConnectionHandle, req: RemotingCommand) -> Reply {
-        match self.handle(conn, &req) {
-            Ok(reply) => reply,
-            Err(e) => e.into_response(&req).into(),
+        let Some(route) = processor::route(req.code) else {
+            return not_supported(&req).into();
+        };
+        let reply = (route.handle)(self, conn, &req).unwrap_or_else(|e| e.into_response(&req, &self.cfg()).into());
+        let Some(finish) = route.finish else { return reply };
+        match reply {
+            Reply::Now(resp) => Reply::Now(resp.map(|r| finish(self, r))),
+            Reply::Later(wait) => {
+                let broker = self.arc();
+                Reply::later(async move { wait.await.map(|r| finish(&broker, r)) })
+            }
         }
     }
 
     fn on_close(&self, conn: &ConnectionHandle) {
         self.producers.unregister(conn.id(), None);
+        let notify = self.cfg().notify_consumer_ids_changed;
         for (group, remaining) in self.consumers.unregister(conn.id(), None) {
-            if self.cfg().notify_consumer_ids_changed && !remaining.is_empty() {
+            if notify && !remaining.is_empty() {
                 notify_consumer_ids_changed(&group, &remaining);
             }
         }

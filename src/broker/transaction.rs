@@ -1,6 +1,7 @@
-//! Transactional messages: half messages, END_TRANSACTION with op messages,
-//! and the check-back service (`TransactionalMessageServiceImpl`,
-//! `EndTransactionProcessor`, `TransactionalMessageCheckService`).
+//! Transactional messages: half messages, op messages, and the check-back
+//! service (`TransactionalMessageServiceImpl`,
+//! `TransactionalMessageCheckService`). END_TRANSACTION is served in
+//! `processor::transaction`.
 //!
 //! A prepared message is stored in `RMQ_SYS_TRANS_HALF_TOPIC` queue 0 with
 //! its real topic and queue in properties. Settling it writes an op message
@@ -17,14 +18,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::error::{BrokerError, BrokerResult};
+use super::error::BrokerResult;
 use super::Broker;
-use crate::protocol::header::Ext;
 use crate::protocol::message::{
     create_message_id, encode_record_parts, property, sys_flag, MessageExt, MessageInner, Properties, RecordParts,
 };
 use crate::protocol::topics;
-use crate::remoting::codes::{request, response};
+use crate::remoting::codes::request;
 use crate::remoting::RemotingCommand;
 use crate::store::now_ms;
 
@@ -45,11 +45,11 @@ pub struct TransactionState {
 const SETTLED_CAP: usize = 1 << 20;
 
 impl TransactionState {
-    fn is_settled(&self, uniq: &str) -> bool {
+    pub(super) fn is_settled(&self, uniq: &str) -> bool {
         self.settled.lock().unwrap().contains(uniq)
     }
 
-    fn mark_settled(&self, uniq: &str) {
+    pub(super) fn mark_settled(&self, uniq: &str) {
         let mut s = self.settled.lock().unwrap();
         if s.len() >= SETTLED_CAP {
             s.clear();
@@ -58,7 +58,7 @@ impl TransactionState {
     }
 }
 
-fn uniq_key(m: &MessageExt) -> String {
+pub(super) fn uniq_key(m: &MessageExt) -> String {
     m.properties.get(property::UNIQ_KEY).map(str::to_string).unwrap_or_else(|| m.msg_id())
 }
 
@@ -82,7 +82,7 @@ impl Broker {
     }
 
     /// Writes the op message that marks the half message at `half_offset` settled.
-    fn put_op_message(&self, half: &MessageExt) -> BrokerResult<()> {
+    pub(super) fn put_op_message(&self, half: &MessageExt) -> BrokerResult<()> {
         if self.topics.create_system_if_absent(topics::TRANS_OP_HALF_TOPIC) {
             self.trigger_register();
         }
@@ -103,49 +103,6 @@ impl Broker {
         };
         self.store.put_message(&op)?;
         Ok(())
-    }
-
-    /// END_TRANSACTION (usually oneway from the producer).
-    pub(super) fn end_transaction(&self, req: &RemotingCommand) -> BrokerResult<RemotingCommand> {
-        let e = Ext::of(req);
-        let group = e.group("producerGroup")?;
-        let table_offset = e.i64("tranStateTableOffset")?;
-        let commit_log_offset = e.i64("commitLogOffset")?;
-        let kind = e.i32("commitOrRollback")?;
-        let from_check = e.bool_or("fromTransactionCheck", false);
-        let ok = RemotingCommand::response_to(req, response::SUCCESS, None);
-        if kind != sys_flag::TRANSACTION_COMMIT && kind != sys_flag::TRANSACTION_ROLLBACK {
-            tracing::debug!(group, from_check, "transaction state unknown; waiting for a check");
-            return Ok(ok);
-        }
-        let half = self
-            .store
-            .look_message_by_offset(commit_log_offset)
-            .filter(|m| m.topic == topics::TRANS_HALF_TOPIC)
-            .ok_or_else(|| BrokerError::new(response::SYSTEM_ERROR, "Find prepared transaction message failed"))?;
-        if half.properties.get(property::PRODUCER_GROUP) != Some(group) {
-            return Err(BrokerError::new(response::SYSTEM_ERROR, "The producer group wrong"));
-        }
-        if half.queue_offset != table_offset {
-            return Err(BrokerError::new(response::SYSTEM_ERROR, "The transaction state table offset wrong"));
-        }
-        let uniq = uniq_key(&half);
-        if self.transactions.is_settled(&uniq) {
-            tracing::info!(uniq, from_check, "END_TRANSACTION for an already settled transaction ignored");
-            return Ok(ok);
-        }
-        if kind == sys_flag::TRANSACTION_COMMIT {
-            let real = end_message_transaction(&half).ok_or_else(|| {
-                BrokerError::new(response::SYSTEM_ERROR, "half message has no real topic or queue")
-            })?;
-            self.store.put_message(&real)?;
-            tracing::debug!(uniq, from_check, "transaction committed");
-        } else {
-            tracing::debug!(uniq, from_check, "transaction rolled back");
-        }
-        self.transactions.mark_settled(&uniq);
-        self.put_op_message(&half)?;
-        Ok(ok)
     }
 
     /// One check round (`TransactionalMessageServiceImpl.check`).
@@ -278,22 +235,6 @@ impl Broker {
             }
         });
     }
-}
-
-/// The committed message rebuilt from its half message (`endMessageTransaction`).
-fn end_message_transaction(half: &MessageExt) -> Option<MessageInner> {
-    let mut props = half.properties.clone();
-    let topic = props.remove(property::REAL_TOPIC)?;
-    let queue_id = props.remove(property::REAL_QUEUE_ID)?.parse().ok()?;
-    props.remove(property::TRANSACTION_PREPARED);
-    Some(MessageInner {
-        topic,
-        queue_id,
-        sys_flag: (half.sys_flag & !sys_flag::TRANSACTION_MASK) | sys_flag::TRANSACTION_COMMIT,
-        properties: props,
-        prepared_transaction_offset: half.commit_log_offset,
-        ..half.to_inner()
-    })
 }
 
 /// CHECK_TRANSACTION_STATE for a half message; the body is the message as

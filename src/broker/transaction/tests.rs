@@ -1,6 +1,9 @@
 use super::*;
 use crate::config::{broker_defaults, BrokerConfig};
+use crate::broker::error::BrokerResult;
 use crate::protocol::message::Properties;
+use crate::remoting::connection::Reply;
+use crate::remoting::ConnectionHandle;
 
 fn broker(dir: &std::path::Path) -> Arc<Broker> {
     let mut s = broker_defaults();
@@ -37,6 +40,12 @@ fn prepared(b: &Broker, key: &str) -> (MessageExt, i64) {
     (b.store.look_message_by_offset(put.wrote_offset).unwrap(), put.wrote_offset)
 }
 
+/// Drives the END_TRANSACTION handler as the processor does.
+fn end_tx(b: &Broker, req: &RemotingCommand) -> BrokerResult<Reply> {
+    let (conn, _sent) = ConnectionHandle::detached("127.0.0.1:1".parse().unwrap());
+    crate::broker::processor::transaction::end_transaction(b, &conn, req)
+}
+
 fn end(half: &MessageExt, kind: i32) -> RemotingCommand {
     RemotingCommand::request(request::END_TRANSACTION, 1)
         .with_ext("producerGroup", "PG")
@@ -51,15 +60,15 @@ fn real_messages(b: &Broker) -> Vec<MessageExt> {
     MessageExt::decode_all(&g.body()).unwrap()
 }
 
-#[test]
-fn half_message_is_hidden_until_commit_and_commit_is_idempotent() {
+#[tokio::test]
+async fn half_message_is_hidden_until_commit_and_commit_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let b = broker(dir.path());
     let (half, _) = prepared(&b, "K1");
     assert_eq!(half.topic, topics::TRANS_HALF_TOPIC);
     assert_eq!(half.sys_flag & sys_flag::TRANSACTION_MASK, 0);
     assert!(real_messages(&b).is_empty());
-    b.end_transaction(&end(&half, sys_flag::TRANSACTION_COMMIT)).unwrap();
+    end_tx(&b, &end(&half, sys_flag::TRANSACTION_COMMIT)).unwrap();
     let real = real_messages(&b);
     assert_eq!(real.len(), 1);
     assert_eq!(&real[0].body[..], b"body-K1");
@@ -70,22 +79,22 @@ fn half_message_is_hidden_until_commit_and_commit_is_idempotent() {
     assert_eq!(real[0].sys_flag & sys_flag::TRANSACTION_MASK, sys_flag::TRANSACTION_COMMIT);
     assert_eq!(b.store.max_offset_in_queue(topics::TRANS_OP_HALF_TOPIC, 0), 1);
     // A repeated commit, and a late rollback, change nothing.
-    b.end_transaction(&end(&half, sys_flag::TRANSACTION_COMMIT)).unwrap();
-    b.end_transaction(&end(&half, sys_flag::TRANSACTION_ROLLBACK)).unwrap();
+    end_tx(&b, &end(&half, sys_flag::TRANSACTION_COMMIT)).unwrap();
+    end_tx(&b, &end(&half, sys_flag::TRANSACTION_ROLLBACK)).unwrap();
     assert_eq!(real_messages(&b).len(), 1);
     assert_eq!(b.store.max_offset_in_queue(topics::TRANS_OP_HALF_TOPIC, 0), 1);
 }
 
-#[test]
-fn rollback_writes_only_the_op_message_and_bad_headers_are_refused() {
+#[tokio::test]
+async fn rollback_writes_only_the_op_message_and_bad_headers_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let b = broker(dir.path());
     let (half, _) = prepared(&b, "K2");
     let wrong_group = end(&half, sys_flag::TRANSACTION_COMMIT).with_ext("producerGroup", "other");
-    assert!(b.end_transaction(&wrong_group).is_err());
+    assert!(end_tx(&b, &wrong_group).is_err());
     let wrong_offset = end(&half, sys_flag::TRANSACTION_COMMIT).with_ext("commitLogOffset", 999_999);
-    assert!(b.end_transaction(&wrong_offset).is_err());
-    b.end_transaction(&end(&half, sys_flag::TRANSACTION_ROLLBACK)).unwrap();
+    assert!(end_tx(&b, &wrong_offset).is_err());
+    end_tx(&b, &end(&half, sys_flag::TRANSACTION_ROLLBACK)).unwrap();
     assert!(real_messages(&b).is_empty());
     assert_eq!(b.store.max_offset_in_queue(topics::TRANS_OP_HALF_TOPIC, 0), 1);
 }
@@ -98,8 +107,8 @@ async fn check_round_skips_settled_halves_even_when_ops_arrive_out_of_order() {
     let (_h1, _) = prepared(&b, "B");
     let (h2, _) = prepared(&b, "C");
     // Settle the last one first, then the first.
-    b.end_transaction(&end(&h2, sys_flag::TRANSACTION_COMMIT)).unwrap();
-    b.end_transaction(&end(&h0, sys_flag::TRANSACTION_ROLLBACK)).unwrap();
+    end_tx(&b, &end(&h2, sys_flag::TRANSACTION_COMMIT)).unwrap();
+    end_tx(&b, &end(&h0, sys_flag::TRANSACTION_ROLLBACK)).unwrap();
     b.check_transactions().await;
     // Only B was unsettled: with no live producer it is put back unchecked.
     assert_eq!(b.store.max_offset_in_queue(topics::TRANS_HALF_TOPIC, 0), 4);
@@ -109,7 +118,7 @@ async fn check_round_skips_settled_halves_even_when_ops_arrive_out_of_order() {
     assert_eq!(b.offsets.query(CID_SYS_RMQ_TRANS, topics::TRANS_HALF_TOPIC, 0), 3);
     assert_eq!(b.offsets.query(CID_SYS_RMQ_TRANS, topics::TRANS_OP_HALF_TOPIC, 0), 2);
     // Committing the copy settles B; the next round finds nothing to do.
-    b.end_transaction(&end(&copy, sys_flag::TRANSACTION_COMMIT)).unwrap();
+    end_tx(&b, &end(&copy, sys_flag::TRANSACTION_COMMIT)).unwrap();
     b.check_transactions().await;
     assert_eq!(b.store.max_offset_in_queue(topics::TRANS_HALF_TOPIC, 0), 4);
     assert_eq!(b.offsets.query(CID_SYS_RMQ_TRANS, topics::TRANS_HALF_TOPIC, 0), 4);

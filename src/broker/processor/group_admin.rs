@@ -1,0 +1,270 @@
+//! Consumer group administration (`AdminBrokerProcessor`): subscription
+//! groups, consumer statistics and connections, offset cloning and
+//! resetting, and relaying GET_CONSUMER_RUNNING_INFO /
+//! CONSUME_MESSAGE_DIRECTLY to a client.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::{mq_json, ok, success};
+use crate::broker::client_manager::ClientChannelInfo;
+use crate::broker::error::{BrokerError, BrokerResult};
+use crate::broker::subscription_group_manager::SubscriptionGroupConfig;
+use crate::broker::Broker;
+use crate::protocol::header::Ext;
+use crate::protocol::{fastjson, ProtocolError};
+use crate::remoting::codes::{request, response};
+use crate::remoting::connection::Reply;
+use crate::remoting::{ConnectionHandle, RemotingCommand};
+
+/// `MQVersion.Version.V3_1_8_SNAPSHOT.ordinal()`: older clients cannot answer.
+const V3_1_8_SNAPSHOT: i32 = 70;
+
+/// A group that is online but not subscribed to `topic` is left out of
+/// per-topic admin answers, as the Java broker does.
+fn online_but_not_subscribed(b: &Broker, group: &str, topic: &str) -> bool {
+    b.consumers
+        .with_group(group, |g| !g.subscriptions.is_empty() && !g.subscriptions.contains_key(topic))
+        .unwrap_or(false)
+}
+
+pub fn get_consume_stats(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    let e = Ext::of(req);
+    let group = e.group("consumerGroup")?;
+    let topics: BTreeSet<String> = match e.opt_str("topic").filter(|t| !t.trim().is_empty()) {
+        Some(t) => [t.to_string()].into(),
+        None => b.offsets.topic_groups().into_iter().filter(|(_, g)| g == group).map(|(t, _)| t).collect(),
+    };
+    let broker_name = b.cfg().broker_name.clone();
+    let mut entries = Vec::new();
+    let mut tps = 0.0;
+    for topic in topics {
+        let Some(tc) = b.topics.get(&topic) else { continue };
+        if online_but_not_subscribed(b, group, &topic) {
+            continue;
+        }
+        for q in 0..tc.read_queue_nums {
+            let broker_offset = b.store.max_offset_in_queue(&topic, q).max(0);
+            let consumer_offset = b.offsets.query(group, &topic, q).max(0);
+            let mut v = json!({"brokerOffset": broker_offset, "consumerOffset": consumer_offset, "lastTimestamp": 0});
+            if consumer_offset > 0 {
+                let ts = b.store.message_store_timestamp(&topic, q, consumer_offset - 1);
+                if ts > 0 {
+                    v["lastTimestamp"] = json!(ts);
+                }
+            }
+            entries.push((mq_json(&broker_name, &topic, q), v));
+        }
+        tps += b.stats.group_get_tps(&topic, group);
+    }
+    let body = format!("{{\"consumeTps\":{tps:.1},\"offsetTable\":{}}}", fastjson::object_key_map(&entries));
+    Ok(success(req).with_body(body.into_bytes()).into())
+}
+
+fn connection_set(channels: &[ClientChannelInfo]) -> Vec<Value> {
+    channels
+        .iter()
+        .map(|c| {
+            json!({
+                "clientAddr": c.conn.remote_addr().to_string(),
+                "clientId": c.client_id,
+                "language": c.language,
+                "version": c.version,
+            })
+        })
+        .collect()
+}
+
+pub fn get_consumer_connection_list(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    let group = Ext::of(req).group("consumerGroup")?;
+    let body = b.consumers.with_group(group, |g| {
+        let channels: Vec<_> = g.channels.values().cloned().collect();
+        let subs: serde_json::Map<String, Value> =
+            g.subscriptions.iter().map(|(t, s)| (t.clone(), serde_json::to_value(s).unwrap())).collect();
+        json!({
+            "connectionSet": connection_set(&channels),
+            "consumeFromWhere": g.consume_from_where,
+            "consumeType": g.consume_type,
+            "messageModel": g.message_model,
+            "subscriptionTable": subs,
+        })
+    });
+    match body {
+        Some(body) => Ok(success(req).with_body(serde_json::to_vec(&body).unwrap()).into()),
+        None => Err(BrokerError::new(response::CONSUMER_NOT_ONLINE, format!("the consumer group[{group}] not online"))),
+    }
+}
+
+pub fn get_producer_connection_list(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    let group = Ext::of(req).group("producerGroup")?;
+    let channels = b.producers.channels(group);
+    if channels.is_empty() {
+        return Err(BrokerError::new(response::SYSTEM_ERROR, format!("the producer group[{group}] not exist")));
+    }
+    let body = json!({"connectionSet": connection_set(&channels)});
+    Ok(success(req).with_body(serde_json::to_vec(&body).unwrap()).into())
+}
+
+pub fn get_all_consumer_offset(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    Ok(success(req).with_body(b.offsets.to_json().into_bytes()).into())
+}
+
+pub fn get_all_delay_offset(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    Ok(success(req).with_body(b.schedule.to_json().into_bytes()).into())
+}
+
+pub fn get_all_subscription_group(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    let (dv, groups) = b.subscription_groups.all();
+    let table: serde_json::Map<String, Value> =
+        groups.into_iter().map(|g| (g.group_name.clone(), serde_json::to_value(&g).unwrap())).collect();
+    let body = json!({"dataVersion": dv, "subscriptionGroupTable": table});
+    Ok(success(req).with_body(serde_json::to_vec(&body).unwrap()).into())
+}
+
+pub fn update_and_create_subscription_group(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    let body = req.body.as_deref().ok_or_else(|| ProtocolError::BadBody("subscription group config missing".into()))?;
+    let group: SubscriptionGroupConfig = fastjson::parse(body)?;
+    crate::protocol::names::check_group(&group.group_name)?;
+    let cfg = b.cfg();
+    if !(0..=cfg.max_queue_nums_per_topic).contains(&group.retry_queue_nums) {
+        return Err(BrokerError::new(
+            response::SYSTEM_ERROR,
+            format!("retryQueueNums[{}] must be between 0 and {}", group.retry_queue_nums, cfg.max_queue_nums_per_topic),
+        ));
+    }
+    tracing::info!(group = %group.group_name, "subscription group created or updated");
+    if !b.subscription_groups.update(group) {
+        return Err(BrokerError::new(
+            response::SYSTEM_ERROR,
+            format!("the broker already holds maxSubscriptionGroupNums[{}] groups", cfg.max_subscription_group_nums),
+        ));
+    }
+    ok(req)
+}
+
+pub fn delete_subscription_group(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    let e = Ext::of(req);
+    let group = e.group("groupName")?;
+    b.subscription_groups.delete(group);
+    if e.bool_or("removeOffset", false) {
+        b.offsets.remove_group(group);
+    }
+    tracing::info!(group, "subscription group deleted");
+    ok(req)
+}
+
+pub fn clone_group_offset(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    let e = Ext::of(req);
+    let (src, dest) = (e.group("srcGroup")?, e.group("destGroup")?);
+    let offline = e.bool_or("offline", false);
+    let topics: Vec<String> = match e.opt_str("topic").filter(|t| !t.trim().is_empty()) {
+        Some(t) => vec![t.to_string()],
+        None => b.offsets.topic_groups().into_iter().filter(|(_, g)| g == src).map(|(t, _)| t).collect(),
+    };
+    for topic in topics {
+        if b.topics.get(&topic).is_none() {
+            continue;
+        }
+        if !offline && online_but_not_subscribed(b, src, &topic) {
+            continue;
+        }
+        b.offsets.clone_offset(src, dest, &topic);
+    }
+    ok(req)
+}
+
+/// INVOKE_BROKER_TO_RESET_OFFSET (`Broker2Client.resetOffset`): tells each
+/// online consumer of the group where to restart; offline groups get
+/// CONSUMER_NOT_ONLINE and mqadmin falls back to updating offsets itself.
+pub fn invoke_broker_to_reset_offset(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    let e = Ext::of(req);
+    let topic = e.topic("topic")?;
+    let group = e.group("group")?;
+    let timestamp = e.i64("timestamp")?;
+    let force = e.bool_or("isForce", false);
+    let tc = b.topics.get(topic).ok_or_else(|| {
+        BrokerError::new(
+            response::SYSTEM_ERROR,
+            format!("[reset-offset] reset offset failed, no topic in this broker. topic={topic}"),
+        )
+    })?;
+    let broker_name = b.cfg().broker_name.clone();
+    let mut entries = Vec::new();
+    for q in 0..tc.write_queue_nums {
+        let consumer_offset = b.offsets.query(group, topic, q);
+        if consumer_offset == -1 {
+            return Err(BrokerError::new(response::SYSTEM_ERROR, format!("THe consumer group <{group}> not exist")));
+        }
+        let by_time = if timestamp == -1 {
+            b.store.max_offset_in_queue(topic, q)
+        } else {
+            b.store.offset_in_queue_by_time(topic, q, timestamp)
+        };
+        let target = if force || by_time < consumer_offset { by_time } else { consumer_offset };
+        entries.push((mq_json(&broker_name, topic, q), json!(target)));
+    }
+    let body = format!("{{\"offsetTable\":{}}}", fastjson::object_key_map(&entries));
+    let members = b.consumers.with_group(group, |g| g.channels.values().map(|c| c.conn.clone()).collect::<Vec<_>>());
+    let members = members.unwrap_or_default();
+    if members.is_empty() {
+        return Err(BrokerError::new(
+            response::CONSUMER_NOT_ONLINE,
+            format!("Consumer not online, so can not reset offset, Group: {group} Topic: {topic} Timestamp: {timestamp}"),
+        ));
+    }
+    for conn in members {
+        let cmd = RemotingCommand::request(request::RESET_CONSUMER_CLIENT_OFFSET, 0)
+            .with_ext("topic", topic)
+            .with_ext("group", group)
+            .with_ext("timestamp", timestamp)
+            .with_ext("isForce", force)
+            .with_body(body.clone().into_bytes());
+        conn.send_oneway(cmd);
+    }
+    tracing::info!(group, topic, timestamp, "reset offset sent to online consumers");
+    Ok(success(req).with_body(body.into_bytes()).into())
+}
+
+/// GET_CONSUMER_RUNNING_INFO and CONSUME_MESSAGE_DIRECTLY, relayed to the
+/// client; the wait for its answer (up to 10 s) runs beside the admin
+/// connection's next requests.
+pub fn call_consumer(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    let e = Ext::of(req);
+    let group = e.group("consumerGroup")?;
+    let client_id = e.str("clientId")?;
+    let channel = b
+        .consumers
+        .with_group(group, |g| g.channels.values().find(|c| c.client_id == client_id).cloned())
+        .flatten()
+        .ok_or_else(|| BrokerError::new(response::SYSTEM_ERROR, format!("The Consumer <{group}> <{client_id}> not online")))?;
+    if channel.version < V3_1_8_SNAPSHOT {
+        return Err(BrokerError::new(
+            response::SYSTEM_ERROR,
+            format!("The Consumer <{client_id}> Version <{}> too low to finish, please upgrade it to V3_1_8_SNAPSHOT", channel.version),
+        ));
+    }
+    let mut relay = RemotingCommand::request(req.code, 0);
+    relay.ext_fields = req.ext_fields.clone();
+    relay.body = req.body.clone();
+    let (req, group, client_id, cfg) = (req.clone(), group.to_string(), client_id.to_string(), b.cfg());
+    Ok(Reply::later(async move {
+        let result = match channel.conn.request(relay, Duration::from_secs(10)).await {
+            Ok(mut resp) => {
+                resp.opaque = req.opaque;
+                resp.serialize_type = req.serialize_type;
+                Ok(resp)
+            }
+            Err(crate::remoting::RemotingError::Timeout(_)) => Err(BrokerError::new(
+                response::CONSUME_MSG_TIMEOUT,
+                format!("consumer <{group}> <{client_id}> Timeout: no response in 10000 ms"),
+            )),
+            Err(err) => Err(BrokerError::new(
+                response::SYSTEM_ERROR,
+                format!("invoke consumer <{group}> <{client_id}> Exception: {err}"),
+            )),
+        };
+        Some(result.unwrap_or_else(|e| e.into_response(&req, &cfg)))
+    }))
+}

@@ -1,0 +1,53 @@
+//! QUERY_MESSAGE (by key, from the index) and VIEW_MESSAGE_BY_ID (by
+//! commit-log offset) (`QueryMessageProcessor`).
+
+use bytes::{BufMut, BytesMut};
+
+use super::success;
+use crate::broker::error::{BrokerError, BrokerResult};
+use crate::broker::Broker;
+use crate::protocol::header::Ext;
+use crate::remoting::codes::response;
+use crate::remoting::connection::Reply;
+use crate::remoting::{ConnectionHandle, RemotingCommand};
+
+/// `defaultQueryMaxNum` and `maxMsgsNumBatch` of the Java store.
+const DEFAULT_QUERY_MAX_NUM: i32 = 32;
+const MAX_MSGS_NUM_BATCH: i32 = 64;
+
+pub fn query_message(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    let e = Ext::of(req);
+    let topic = e.topic("topic")?;
+    let key = e.str("key")?;
+    let mut max = e.i32("maxNum")?;
+    if e.opt_str("_UNIQUE_KEY_QUERY") == Some("true") {
+        max = DEFAULT_QUERY_MAX_NUM;
+    }
+    let max = max.clamp(1, MAX_MSGS_NUM_BATCH) as usize;
+    let begin = e.i64("beginTimestamp")?;
+    let end = e.i64("endTimestamp")?;
+    let offsets = b.store.query_message_offsets(topic, key, max, begin, end);
+    let mut body = BytesMut::new();
+    for off in offsets {
+        if let Some(rec) = b.store.raw_record(off) {
+            body.put_slice(&rec);
+        }
+    }
+    let (ts, phy) = b.store.index_last_update();
+    if body.is_empty() {
+        return Err(BrokerError::new(response::QUERY_NOT_FOUND, "can not find message, maybe time range not correct"));
+    }
+    Ok(success(req)
+        .with_ext("indexLastUpdateTimestamp", ts)
+        .with_ext("indexLastUpdatePhyoffset", phy)
+        .with_body(body.freeze())
+        .into())
+}
+
+pub fn view_message_by_id(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    let offset = Ext::of(req).i64("offset")?;
+    match b.store.raw_record(offset) {
+        Some(rec) => Ok(success(req).with_body(rec).into()),
+        None => Err(BrokerError::new(response::SYSTEM_ERROR, format!("can not find message by the offset, {offset}"))),
+    }
+}

@@ -1,0 +1,98 @@
+//! CONSUMER_SEND_MSG_BACK: a message the consumer could not handle goes to
+//! `%RETRY%group` with a delay, or to `%DLQ%group` when it has been retried
+//! enough (`SendMessageProcessor.asyncConsumerSendMsgBack`).
+
+use super::{ok, random_queue};
+use crate::broker::error::{BrokerError, BrokerResult, FAQ_SUFFIX};
+use crate::broker::Broker;
+use crate::protocol::header::Ext;
+use crate::protocol::message::{property, MessageInner};
+use crate::protocol::{names, perm, topics};
+use crate::remoting::codes::response;
+use crate::remoting::connection::Reply;
+use crate::remoting::{ConnectionHandle, RemotingCommand};
+
+/// `MQVersion.Version.V3_4_9.ordinal()`: from here clients send maxReconsumeTimes.
+const V3_4_9: i32 = 121;
+const DLQ_NUMS_PER_GROUP: i32 = 1;
+
+pub fn consumer_send_msg_back(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    let e = Ext::of(req);
+    let group = e.group("group")?;
+    let offset = e.i64("offset")?;
+    let mut delay_level = e.i32("delayLevel")?;
+    let sub = b.subscription_groups.find(group).ok_or_else(|| {
+        BrokerError::new(
+            response::SUBSCRIPTION_GROUP_NOT_EXIST,
+            format!("subscription group not exist, {group} {FAQ_SUFFIX}"),
+        )
+    })?;
+    let cfg = b.cfg();
+    if !perm::writeable(cfg.broker_permission) {
+        return Err(BrokerError::new(
+            response::NO_PERMISSION,
+            format!("the broker[{}] sending message is forbidden", cfg.broker_ip),
+        ));
+    }
+    if sub.retry_queue_nums <= 0 {
+        return ok(req);
+    }
+    let mut topic = topics::retry_topic(group);
+    // Both names become consume-queue directories: check them before anything is created.
+    names::check_derived_topic(&topic)?;
+    names::check_derived_topic(&topics::dlq_topic(group))?;
+    let (tc, created) = b.topics.create_if_absent(&topic, sub.retry_queue_nums, perm::READ | perm::WRITE, 0)?;
+    if created {
+        b.trigger_register();
+    }
+    if !perm::writeable(tc.perm) {
+        return Err(BrokerError::new(
+            response::NO_PERMISSION,
+            format!("the topic[{topic}] sending message is forbidden"),
+        ));
+    }
+    let mut queue_id = random_queue(sub.retry_queue_nums);
+    let msg = b
+        .store
+        .look_message_by_offset(offset)
+        .ok_or_else(|| BrokerError::new(response::SYSTEM_ERROR, format!("look message by offset failed, {offset}")))?;
+    let mut props = msg.properties.clone();
+    if props.get(property::RETRY_TOPIC).is_none() {
+        props.put(property::RETRY_TOPIC, msg.topic.clone());
+    }
+    props.remove(property::WAIT_STORE_MSG_OK);
+    let mut max_reconsume_times = sub.retry_max_times;
+    if req.version >= V3_4_9 {
+        if let Some(t) = e.opt_i32("maxReconsumeTimes")? {
+            max_reconsume_times = t;
+        }
+    }
+    if msg.reconsume_times >= max_reconsume_times || delay_level < 0 {
+        topic = topics::dlq_topic(group);
+        queue_id = random_queue(DLQ_NUMS_PER_GROUP);
+        let (_, created) = b.topics.create_if_absent(&topic, DLQ_NUMS_PER_GROUP, perm::READ | perm::WRITE, 0)?;
+        if created {
+            b.trigger_register();
+        }
+        props.remove(property::DELAY_TIME_LEVEL);
+        tracing::info!(group, msg_id = %msg.msg_id(), times = msg.reconsume_times, "message moved to the dead letter queue");
+    } else {
+        if delay_level == 0 {
+            delay_level = 3 + msg.reconsume_times;
+        }
+        props.put(property::DELAY_TIME_LEVEL, delay_level.to_string());
+    }
+    if props.get(property::ORIGIN_MESSAGE_ID).is_none() {
+        props.put(property::ORIGIN_MESSAGE_ID, msg.msg_id());
+    }
+    let inner = MessageInner {
+        topic,
+        queue_id,
+        properties: props,
+        reconsume_times: msg.reconsume_times + 1,
+        prepared_transaction_offset: 0,
+        ..msg.to_inner()
+    };
+    b.store.put_message(&inner)?;
+    ok(req)
+}

@@ -1,0 +1,231 @@
+//! SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE
+//! (`SendMessageProcessor`).
+
+use bytes::Bytes;
+
+use super::{random_queue, validate_topic};
+use crate::broker::error::{BrokerError, BrokerResult, FAQ_SUFFIX};
+use crate::broker::topic_config_manager::describe;
+use crate::broker::Broker;
+use crate::config::BrokerConfig;
+use crate::protocol::header::SendMessageRequestHeader;
+use crate::protocol::message::{decode_batch, property, sys_flag, MessageInner, Properties};
+use crate::protocol::topic::TopicConfig;
+use crate::protocol::{perm, topics};
+use crate::remoting::codes::response;
+use crate::remoting::connection::Reply;
+use crate::remoting::{ConnectionHandle, RemotingCommand};
+use crate::store::FlushDiskType;
+
+/// SEND_MESSAGE and SEND_MESSAGE_V2.
+pub fn send_message(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    send(b, conn, req, false)
+}
+
+/// SEND_BATCH_MESSAGE.
+pub fn send_batch_message(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    send(b, conn, req, true)
+}
+
+/// The message is put in arrival order; with SYNC_FLUSH, a send that waits
+/// for its store (the client's default) is answered once its bytes are on
+/// disk, or with FLUSH_DISK_TIMEOUT after `syncFlushTimeout` — that wait runs
+/// beside the connection's next requests.
+fn send(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand, batch: bool) -> BrokerResult<Reply> {
+    let (resp, end_offset) = do_send(b, conn, req, batch)?;
+    if b.store.flush_disk_type() != FlushDiskType::Sync || !waits_for_store(req) {
+        return Ok(resp.into());
+    }
+    let broker = b.arc();
+    Ok(Reply::later(async move {
+        let mut resp = resp;
+        if !broker.store.wait_flushed(end_offset).await {
+            tracing::warn!(end_offset, "flush did not complete within syncFlushTimeout");
+            resp.code = response::FLUSH_DISK_TIMEOUT;
+        }
+        Some(resp)
+    }))
+}
+
+/// Every send response carries the region and trace switch, success or not.
+pub fn with_send_ext(b: &Broker, resp: RemotingCommand) -> RemotingCommand {
+    let cfg = b.cfg();
+    resp.with_ext("MSG_REGION", &cfg.region_id).with_ext("TRACE_ON", cfg.trace_on)
+}
+
+/// Stores the message(s); returns the response and the commit log end offset.
+fn do_send(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand, batch: bool) -> BrokerResult<(RemotingCommand, i64)> {
+    let cfg = b.cfg();
+    let h = SendMessageRequestHeader::from_command(req)?;
+    let tc = msg_check(b, &cfg, conn, &h)?;
+    let queue_id = if h.queue_id < 0 { random_queue(tc.write_queue_nums) } else { h.queue_id };
+    let body = req.body.clone().unwrap_or_default();
+    let born_host = conn.remote_addr();
+    let put = if batch {
+        if h.topic.starts_with(topics::RETRY_GROUP_TOPIC_PREFIX) {
+            return Err(BrokerError::new(response::MESSAGE_ILLEGAL, "[MSG_ILLEGAL]Retry group topic is not allowed to be sent in batch"));
+        }
+        refuse_undispatchable(h.sys_flag)?;
+        let mut batch_props = Properties::parse(&h.properties);
+        batch_props.put(property::CLUSTER, cfg.cluster_name.clone());
+        let items = decode_batch(&body)?;
+        if items.is_empty() {
+            return Err(BrokerError::new(response::MESSAGE_ILLEGAL, "the batch is empty"));
+        }
+        let msgs: Vec<MessageInner> = items
+            .into_iter()
+            .map(|it| {
+                let mut props = Properties::parse(&String::from_utf8_lossy(it.properties));
+                for (k, v) in &batch_props.0 {
+                    props.put(k, v.clone());
+                }
+                inner_message(b, &h, queue_id, it.flag, Bytes::copy_from_slice(it.body), props, born_host)
+            })
+            .collect();
+        b.store.put_messages(&msgs)?
+    } else {
+        let mut props = Properties::parse(&h.properties);
+        let prepared = props.get(property::TRANSACTION_PREPARED).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        if prepared && cfg.reject_transaction_message {
+            return Err(BrokerError::new(
+                response::NO_PERMISSION,
+                format!("the broker[{}] sending transaction message is forbidden", cfg.broker_ip),
+            ));
+        }
+        if !prepared {
+            refuse_undispatchable(h.sys_flag)?;
+        }
+        props.remove(property::WAIT_STORE_MSG_OK);
+        props.put(property::CLUSTER, cfg.cluster_name.clone());
+        let mut msg = inner_message(b, &h, queue_id, h.flag, body, props, born_host);
+        if prepared {
+            msg = b.half_message(msg);
+        }
+        b.store.put_messages(std::slice::from_ref(&msg))?
+    };
+    b.stats.on_put(&h.topic, put.msg_ids.len() as u64, (put.end_offset - put.wrote_offset) as u64);
+    let resp = RemotingCommand::response_to(req, response::SUCCESS, None)
+        .with_ext("msgId", put.msg_ids.join(","))
+        .with_ext("queueId", queue_id)
+        .with_ext("queueOffset", put.queue_offset);
+    Ok((resp, put.end_offset))
+}
+
+fn inner_message(
+    b: &Broker,
+    h: &SendMessageRequestHeader,
+    queue_id: i32,
+    flag: i32,
+    body: Bytes,
+    properties: Properties,
+    born_host: std::net::SocketAddr,
+) -> MessageInner {
+    MessageInner {
+        topic: h.topic.clone(),
+        queue_id,
+        flag,
+        sys_flag: h.sys_flag,
+        body,
+        properties,
+        born_timestamp: h.born_timestamp,
+        born_host,
+        store_host: b.store_host,
+        reconsume_times: h.reconsume_times,
+        prepared_transaction_offset: 0,
+    }
+}
+
+/// `AbstractSendMessageProcessor.msgCheck`.
+fn msg_check(b: &Broker, cfg: &BrokerConfig, conn: &ConnectionHandle, h: &SendMessageRequestHeader) -> BrokerResult<TopicConfig> {
+    if !perm::writeable(cfg.broker_permission) {
+        return Err(BrokerError::new(
+            response::NO_PERMISSION,
+            format!("the broker[{}] sending message is forbidden", cfg.broker_ip),
+        ));
+    }
+    validate_topic(&h.topic)?;
+    if topics::is_not_allowed_send(&h.topic) {
+        return Err(BrokerError::new(
+            response::NO_PERMISSION,
+            format!("Sending message to topic[{}] is forbidden.", h.topic),
+        ));
+    }
+    let tc = match b.topics.get(&h.topic) {
+        Some(tc) => tc,
+        None => {
+            tracing::warn!(topic = %h.topic, producer = %conn.remote_addr(), "the topic does not exist");
+            let auto_key = h.default_topic == topics::AUTO_CREATE_TOPIC_KEY || h.default_topic == topics::AUTO_CREATE_TOPIC_KEY_4_3;
+            let mut created = if auto_key && !cfg.auto_create_topic {
+                None
+            } else {
+                // Java takes the client's count as is; a topic with no queue would swallow sends.
+                let queue_nums = h.default_topic_queue_nums.clamp(1, cfg.max_queue_nums_per_topic);
+                b.topics.create_in_send(&h.topic, &h.default_topic, queue_nums, 0)?
+            };
+            if created.is_none() && h.topic.starts_with(topics::RETRY_GROUP_TOPIC_PREFIX) {
+                created = Some(b.topics.create_if_absent(&h.topic, 1, perm::READ | perm::WRITE, 0)?.0);
+            }
+            match created {
+                Some(tc) => {
+                    b.trigger_register();
+                    tc
+                }
+                None => {
+                    return Err(BrokerError::new(
+                        response::TOPIC_NOT_EXIST,
+                        format!("topic[{}] not exist, apply first please!{FAQ_SUFFIX}", h.topic),
+                    ))
+                }
+            }
+        }
+    };
+    if h.queue_id >= tc.write_queue_nums.max(tc.read_queue_nums) {
+        return Err(BrokerError::new(
+            response::SYSTEM_ERROR,
+            format!("request queueId[{}] is illegal, {} Producer: {}", h.queue_id, describe(&tc), conn.remote_addr()),
+        ));
+    }
+    Ok(tc)
+}
+
+/// A sysFlag of a prepared or rolled-back transaction on a message that is not
+/// a half message: Java stores it and never dispatches it, so it would be
+/// acknowledged yet never consumable. Refusing it tells the sender.
+fn refuse_undispatchable(flag: i32) -> BrokerResult<()> {
+    let tran_type = flag & sys_flag::TRANSACTION_MASK;
+    if tran_type == sys_flag::TRANSACTION_PREPARED || tran_type == sys_flag::TRANSACTION_ROLLBACK {
+        return Err(BrokerError::new(
+            response::MESSAGE_ILLEGAL,
+            "the message's sysFlag marks a prepared or rolled-back transaction, but it is not a transaction half message (no TRAN_MSG property)",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the producer waits for the store (`WAIT` property, default true).
+fn waits_for_store(req: &RemotingCommand) -> bool {
+    let props = req.ext("i").or_else(|| req.ext("properties")).unwrap_or("");
+    Properties::parse(props).get(property::WAIT_STORE_MSG_OK) != Some("false")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_validation_matches_java_rules() {
+        assert!(validate_topic("Topic_A-1%x|y").is_ok());
+        assert!(validate_topic("").is_err());
+        assert!(validate_topic("bad topic").is_err());
+        assert!(validate_topic(&"a".repeat(128)).is_err());
+    }
+
+    #[test]
+    fn random_queue_stays_in_range() {
+        for _ in 0..1000 {
+            let q = random_queue(4);
+            assert!((0..4).contains(&q));
+        }
+        assert_eq!(random_queue(0), 0);
+    }
+}

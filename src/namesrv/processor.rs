@@ -1,0 +1,267 @@
+//! Every request the name server answers (`DefaultRequestProcessor`): one
+//! handler function per request code and the one table that maps a code to
+//! its handler. `Namesrv`'s `RequestProcessor` impl looks codes up here.
+
+use crate::protocol::body::{KvTable, RegisterBrokerBody, TopicConfigSerializeWrapper, TopicList};
+use crate::protocol::header::Ext;
+use crate::protocol::topic::DataVersion;
+use crate::protocol::{fastjson, ProtocolError};
+use crate::remoting::codes::{request as rc, response};
+use crate::remoting::{ConnectionHandle, RemotingCommand};
+
+use super::route_info::Registration;
+use super::Namesrv;
+
+const NAMESPACE_ORDER_TOPIC_CONFIG: &str = "ORDER_TOPIC_CONFIG";
+/// Clients from 4.9.4 on (version ordinal 401) get standard JSON routes.
+const V4_9_4: i32 = 401;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NamesrvError {
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    #[error("{1}")]
+    Response(i32, String),
+}
+
+impl NamesrvError {
+    /// The one place where a failure becomes a wire response.
+    pub fn into_response(self, req: &RemotingCommand) -> RemotingCommand {
+        let (code, remark) = match self {
+            NamesrvError::Protocol(e) => (response::SYSTEM_ERROR, e.to_string()),
+            NamesrvError::Response(code, remark) => (code, remark),
+        };
+        RemotingCommand::response_to(req, code, Some(remark))
+    }
+}
+
+pub type NamesrvResult = Result<RemotingCommand, NamesrvError>;
+
+/// A request handler.
+pub type Handler = fn(&Namesrv, &ConnectionHandle, &RemotingCommand) -> NamesrvResult;
+
+/// The dispatch table: `None` for a code the name server does not serve.
+pub fn handler(code: i32) -> Option<Handler> {
+    Some(match code {
+        rc::PUT_KV_CONFIG => put_kv_config,
+        rc::GET_KV_CONFIG => get_kv_config,
+        rc::DELETE_KV_CONFIG => delete_kv_config,
+        rc::GET_KVLIST_BY_NAMESPACE => get_kvlist_by_namespace,
+        rc::REGISTER_BROKER => register_broker,
+        rc::UNREGISTER_BROKER => unregister_broker,
+        rc::QUERY_DATA_VERSION => query_data_version,
+        rc::GET_ROUTEINFO_BY_TOPIC => get_routeinfo_by_topic,
+        rc::GET_BROKER_CLUSTER_INFO => get_broker_cluster_info,
+        rc::GET_ALL_TOPIC_LIST_FROM_NAMESERVER => get_all_topic_list,
+        rc::GET_TOPICS_BY_CLUSTER => get_topics_by_cluster,
+        rc::DELETE_TOPIC_IN_NAMESRV => delete_topic_in_namesrv,
+        rc::WIPE_WRITE_PERM_OF_BROKER => wipe_write_perm_of_broker,
+        rc::GET_NAMESRV_CONFIG => get_namesrv_config,
+        rc::UPDATE_NAMESRV_CONFIG => update_namesrv_config,
+        _ => return None,
+    })
+}
+
+fn ok(req: &RemotingCommand) -> RemotingCommand {
+    RemotingCommand::response_to(req, response::SUCCESS, None)
+}
+
+fn put_kv_config(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
+    let e = Ext::of(req);
+    n.kv.put(e.str("namespace")?, e.str("key")?, e.str("value")?);
+    Ok(ok(req))
+}
+
+fn get_kv_config(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
+    let e = Ext::of(req);
+    let (ns, key) = (e.str("namespace")?, e.str("key")?);
+    match n.kv.get(ns, key) {
+        Some(v) => Ok(ok(req).with_ext("value", v)),
+        None => Err(NamesrvError::Response(
+            response::QUERY_NOT_FOUND,
+            format!("No config item, Namespace: {ns} Key: {key}"),
+        )),
+    }
+}
+
+fn delete_kv_config(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
+    let e = Ext::of(req);
+    n.kv.delete(e.str("namespace")?, e.str("key")?);
+    Ok(ok(req))
+}
+
+fn get_kvlist_by_namespace(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
+    let ns = Ext::of(req).str("namespace")?;
+    match n.kv.list(ns) {
+        Some(table) => Ok(ok(req).with_body(serde_json::to_vec(&KvTable { table }).unwrap())),
+        None => Err(NamesrvError::Response(response::QUERY_NOT_FOUND, format!("No config item, Namespace: {ns}"))),
+    }
+}
+
+fn register_broker(n: &Namesrv, conn: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
+    let e = Ext::of(req);
+    let crc = e.opt_i32("bodyCrc32")?.unwrap_or(0);
+    if crc != 0 {
+        let actual = crate::protocol::message::body_crc(req.body.as_deref().unwrap_or(&[]));
+        if actual != crc {
+            tracing::warn!(peer = %conn.remote_addr(), "registerBroker crc32 not match");
+            return Err(NamesrvError::Response(response::SYSTEM_ERROR, "crc32 not match".into()));
+        }
+    }
+    if e.bool_or("compressed", false) {
+        return Err(NamesrvError::Response(
+            response::SYSTEM_ERROR,
+            "compressed broker registration (compressedRegister=true) is not supported by ferromq".into(),
+        ));
+    }
+    let wrapper: Option<TopicConfigSerializeWrapper> = match &req.body {
+        Some(b) => Some(fastjson::parse::<RegisterBrokerBody>(b)?.topic_config_serialize_wrapper),
+        None => None,
+    };
+    let result = n.routes.lock().unwrap().register_broker(Registration {
+        cluster_name: e.str("clusterName")?,
+        broker_addr: e.str("brokerAddr")?,
+        broker_name: e.str("brokerName")?,
+        broker_id: e.i64("brokerId")?,
+        ha_server_addr: e.opt_str("haServerAddr").unwrap_or(""),
+        topics: wrapper.as_ref(),
+        conn_id: Some(conn.id()),
+    });
+    let mut resp = ok(req);
+    if let Some(a) = result.ha_server_addr {
+        resp = resp.with_ext("haServerAddr", a);
+    }
+    if let Some(a) = result.master_addr {
+        resp = resp.with_ext("masterAddr", a);
+    }
+    if let Some(table) = n.kv.list(NAMESPACE_ORDER_TOPIC_CONFIG) {
+        resp = resp.with_body(serde_json::to_vec(&KvTable { table }).unwrap());
+    }
+    Ok(resp)
+}
+
+fn unregister_broker(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
+    let e = Ext::of(req);
+    n.routes.lock().unwrap().unregister_broker(
+        e.str("clusterName")?,
+        e.str("brokerAddr")?,
+        e.str("brokerName")?,
+        e.i64("brokerId")?,
+    );
+    Ok(ok(req))
+}
+
+fn query_data_version(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
+    let addr = Ext::of(req).str("brokerAddr")?;
+    let dv: DataVersion = match &req.body {
+        Some(b) => fastjson::parse(b)?,
+        None => DataVersion::new(0),
+    };
+    let mut routes = n.routes.lock().unwrap();
+    let changed = routes.is_changed(addr, &dv);
+    if !changed {
+        routes.touch(addr);
+    }
+    let mut resp = ok(req).with_ext("changed", changed);
+    if let Some(nv) = routes.data_version(addr) {
+        resp = resp.with_body(serde_json::to_vec(&nv).unwrap());
+    }
+    Ok(resp)
+}
+
+fn get_routeinfo_by_topic(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
+    let e = Ext::of(req);
+    let topic = e.str("topic")?;
+    let route = n.routes.lock().unwrap().topic_route(topic);
+    let Some(mut route) = route else {
+        return Err(NamesrvError::Response(
+            response::TOPIC_NOT_EXIST,
+            format!("No topic route info in name server for the topic: {topic}\nSee http://rocketmq.apache.org/docs/faq/ for further details."),
+        ));
+    };
+    if n.config.settings.get("orderMessageEnable") == Some("true") {
+        route.order_topic_conf = n.kv.get(NAMESPACE_ORDER_TOPIC_CONFIG, topic);
+    }
+    let standard = req.version >= V4_9_4 || e.bool_or("acceptStandardJsonOnly", false);
+    let body = if standard { serde_json::to_vec(&route).unwrap() } else { route.to_json() };
+    Ok(ok(req).with_body(body))
+}
+
+fn get_broker_cluster_info(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
+    let info = n.routes.lock().unwrap().cluster_info();
+    Ok(ok(req).with_body(info.to_json()))
+}
+
+fn topic_list(req: &RemotingCommand, topics: Vec<String>) -> NamesrvResult {
+    let body = serde_json::to_vec(&TopicList { broker_addr: None, topic_list: topics }).unwrap();
+    Ok(ok(req).with_body(body))
+}
+
+fn get_all_topic_list(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
+    let topics = n.routes.lock().unwrap().all_topics();
+    topic_list(req, topics)
+}
+
+fn get_topics_by_cluster(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
+    let cluster = Ext::of(req).str("cluster")?;
+    let topics = n.routes.lock().unwrap().topics_of_cluster(cluster);
+    topic_list(req, topics)
+}
+
+fn delete_topic_in_namesrv(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
+    n.routes.lock().unwrap().delete_topic(Ext::of(req).str("topic")?);
+    Ok(ok(req))
+}
+
+fn wipe_write_perm_of_broker(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
+    let count = n.routes.lock().unwrap().wipe_write_perm(Ext::of(req).str("brokerName")?);
+    Ok(ok(req).with_ext("wipeTopicCount", count))
+}
+
+fn get_namesrv_config(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
+    Ok(ok(req).with_body(n.config.settings.print().into_bytes()))
+}
+
+fn update_namesrv_config(_: &Namesrv, _: &ConnectionHandle, _: &RemotingCommand) -> NamesrvResult {
+    Err(NamesrvError::Response(
+        response::NO_PERMISSION,
+        "Can not update name server config at run time: ferromq reads namesrv.conf at start only".into(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{namesrv_defaults, NamesrvConfig};
+    use crate::remoting::connection::{Reply, RequestProcessor};
+
+    async fn process(n: &Namesrv, req: RemotingCommand) -> RemotingCommand {
+        let (conn, _sent) = ConnectionHandle::detached("127.0.0.1:5556".parse().unwrap());
+        match n.process(&conn, req).await {
+            Reply::Now(Some(r)) => r,
+            _ => panic!("the name server answers at once"),
+        }
+    }
+
+    #[tokio::test]
+    async fn table_serves_kv_and_refuses_unknown_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = namesrv_defaults();
+        s.apply([("kvConfigPath".to_string(), dir.path().join("kv.json").display().to_string())]);
+        let n = Namesrv::new(NamesrvConfig::from_settings(s).unwrap());
+        let put = RemotingCommand::request(rc::PUT_KV_CONFIG, 1)
+            .with_ext("namespace", "NS")
+            .with_ext("key", "k")
+            .with_ext("value", "v");
+        assert_eq!(process(&n, put).await.code, response::SUCCESS);
+        let get = RemotingCommand::request(rc::GET_KV_CONFIG, 2).with_ext("namespace", "NS").with_ext("key", "k");
+        assert_eq!(process(&n, get).await.ext("value"), Some("v"));
+        let missing = RemotingCommand::request(rc::GET_KV_CONFIG, 3).with_ext("namespace", "NS").with_ext("key", "x");
+        let resp = process(&n, missing).await;
+        assert_eq!((resp.code, resp.opaque), (response::QUERY_NOT_FOUND, 3));
+        assert!(handler(9999).is_none());
+        let resp = process(&n, RemotingCommand::request(9999, 4)).await;
+        assert_eq!(resp.code, response::REQUEST_CODE_NOT_SUPPORTED);
+        assert_eq!(resp.remark.as_deref(), Some(" request type 9999 not supported"));
+    }
+}
