@@ -3,6 +3,7 @@
 //! its opening and closing; `put`, `get`, `recovery` and `flush` hold the
 //! paths of those names, and `dispatch` the trait of derived data.
 
+pub mod allocate;
 pub mod checkpoint;
 pub mod clean;
 pub mod commit_log;

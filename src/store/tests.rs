@@ -257,3 +257,33 @@ fn keys_are_indexed_and_rebuilt_after_a_crash() {
     let s = MessageStore::open(cfg).unwrap();
     assert_eq!(s.query_message_offsets("T", "order-1", 10, 0, i64::MAX), vec![off]);
 }
+
+#[test]
+fn a_prepared_next_segment_survives_clean_stops_and_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 1024);
+    let seg = |start| dir.path().join("commitlog").join(mapped_file::file_name(start));
+    let (mut end, mut n) = (0, 0);
+    for clean in [true, false, true] {
+        let s = MessageStore::open(cfg.clone()).unwrap();
+        assert_eq!(s.commit_log_max_offset(), end);
+        assert_eq!(s.max_offset_in_queue("T", 0), n);
+        // Enough to roll at least once.
+        for i in 0..12 {
+            assert_eq!(s.put_message(&msg("T", 0, &format!("body-{i}"), "A")).unwrap().queue_offset, n);
+            n += 1;
+        }
+        assert!(s.commit_log.allocator().wait_idle(std::time::Duration::from_secs(10)));
+        end = s.commit_log_max_offset();
+        let next = end - end % 1024 + 1024;
+        assert!(seg(next).exists(), "segment {next} prepared");
+        s.flush().unwrap();
+        if clean {
+            s.shutdown().unwrap();
+        }
+    }
+    let s = MessageStore::open(cfg).unwrap();
+    assert_eq!(s.commit_log_max_offset(), end);
+    let g = s.get_message("T", 0, n - 3, 32, &|_| true);
+    assert_eq!(g.message_count(), 3);
+}
