@@ -200,4 +200,23 @@ pub(crate) mod tests {
             .collect();
         assert_eq!(bodies, vec![&b"plain"[..], &b"commit"[..]]);
     }
+
+    #[test]
+    fn after_a_crash_a_dispatcher_gets_what_it_lacks_and_the_queues_are_not_doubled() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), 1024);
+        let mut wrote = Vec::new();
+        {
+            let s = MessageStore::open(cfg.clone()).unwrap();
+            for i in 0..12 {
+                wrote.push(s.put_message(&msg("T", 1, &format!("m{i}"), "A")).unwrap().wrote_offset);
+            }
+            s.flush().unwrap();
+        } // no shutdown: a crash
+        let rec = Arc::new(Recorder::default());
+        let s = open_recording(cfg, &rec);
+        let replayed: Vec<i64> = rec.seen.lock().unwrap().iter().map(|r| r.3).collect();
+        assert_eq!(replayed, wrote, "a new dispatcher (dispatched_to 0) gets every record");
+        assert_eq!(s.max_offset_in_queue("T", 1), 12, "the consume queue already had them");
+    }
 }
