@@ -1,6 +1,7 @@
-//! `ScheduleMessageService`: moves delayed messages from
-//! `SCHEDULE_TOPIC_XXXX` to their real topic and queue when they are due,
-//! remembering per level how far it got (config/delayOffset.json).
+//! `ScheduleMessageService`: a message with a delay level is stored in
+//! `SCHEDULE_TOPIC_XXXX` ([`DelayLevels`], the store's put hook), and moved
+//! to its real topic and queue when it is due, remembering per level how
+//! far it got (config/delayOffset.json).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,10 +11,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::Broker;
-use crate::protocol::message::{property, MessageExt, MessageInner};
+use crate::protocol::message::{property, sys_flag, MessageExt, MessageInner, Properties};
 use crate::protocol::{fastjson, topics};
+use crate::config::BrokerConfig;
 use crate::store::config_file::{self, ConfigWriter};
-use crate::store::now_ms;
+use crate::store::{now_ms, PutHook, StoreExtensions};
 
 /// How often due messages are looked for (the Java service's 100 ms).
 const TICK: Duration = Duration::from_millis(100);
@@ -62,6 +64,61 @@ impl ScheduleMessageService {
 fn offsets_json(offsets: &BTreeMap<i32, i64>) -> String {
     let w = DelayOffsetWrapper { offset_table: offsets.clone() };
     fastjson::to_string(&serde_json::to_value(&w).unwrap_or_default())
+}
+
+/// The delay levels (`messageDelayLevel`), applied on the put path: a
+/// message asking for a level is stored in `SCHEDULE_TOPIC_XXXX` queue
+/// level-1, keeping its real topic and queue in properties, and its consume
+/// queue tag field is the time it is due (as Java's `CommitLog.putMessage`
+/// and `checkMessageAndReturnSize`).
+pub struct DelayLevels {
+    /// Delay of each level in ms; level n is index n-1.
+    levels_ms: Vec<i64>,
+}
+
+impl DelayLevels {
+    pub fn new(levels_ms: Vec<i64>) -> Self {
+        DelayLevels { levels_ms }
+    }
+
+    /// The delay level a message asks for, clamped to the highest level;
+    /// none for prepared or rolled-back transaction messages.
+    fn level(&self, m: &MessageInner) -> Option<i32> {
+        let tran = m.sys_flag & sys_flag::TRANSACTION_MASK;
+        if tran == sys_flag::TRANSACTION_PREPARED || tran == sys_flag::TRANSACTION_ROLLBACK {
+            return None;
+        }
+        let level: i32 = m.properties.get(property::DELAY_TIME_LEVEL)?.trim().parse().ok()?;
+        (level > 0 && !self.levels_ms.is_empty()).then(|| level.min(self.levels_ms.len() as i32))
+    }
+}
+
+impl PutHook for DelayLevels {
+    /// Moves a delayed message to `SCHEDULE_TOPIC_XXXX`, queue level-1.
+    fn rewrite(&self, m: &MessageInner) -> Option<MessageInner> {
+        let level = self.level(m)?;
+        let mut out = m.clone();
+        out.properties.put(property::DELAY_TIME_LEVEL, level.to_string());
+        out.properties.put(property::REAL_TOPIC, m.topic.clone());
+        out.properties.put(property::REAL_QUEUE_ID, m.queue_id.to_string());
+        out.topic = topics::SCHEDULE_TOPIC.to_string();
+        out.queue_id = level - 1;
+        Some(out)
+    }
+
+    /// For a delayed message, the time it is due.
+    fn tags_code(&self, topic: &str, props: &Properties, store_timestamp: i64) -> Option<i64> {
+        if topic != topics::SCHEDULE_TOPIC {
+            return None;
+        }
+        let level = props.get(property::DELAY_TIME_LEVEL)?.parse::<usize>().ok()?;
+        Some(store_timestamp + self.levels_ms.get(level.saturating_sub(1))?)
+    }
+}
+
+/// What the broker plugs into its store: the delay levels as put hook.
+pub fn store_extensions(config: &BrokerConfig) -> StoreExtensions {
+    StoreExtensions { put_hook: Some(Arc::new(DelayLevels::new(config.delay_levels_ms.clone()))), ..Default::default() }
 }
 
 /// The message as it goes back to its real topic (`messageTimeup`).
@@ -115,7 +172,7 @@ impl Broker {
             loop {
                 tick.tick().await;
                 let Some(b) = me.upgrade() else { return };
-                let levels: Vec<i64> = b.store.delay_levels_ms().to_vec();
+                let levels: Vec<i64> = b.cfg().delay_levels_ms.clone();
                 let b2 = b.clone();
                 let _ = tokio::task::spawn_blocking(move || {
                     for (i, delay) in levels.iter().enumerate() {
@@ -135,7 +192,7 @@ impl Broker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::message::Properties;
+    use crate::store::MessageStore;
     use bytes::Bytes;
 
     #[test]
@@ -167,6 +224,52 @@ mod tests {
         assert_eq!((real.topic.as_str(), real.queue_id, real.reconsume_times), ("T", 2, 1));
         assert_eq!(real.properties.get("DELAY"), None);
         assert_eq!(real.properties.get("TAGS"), Some("A"));
+    }
+
+    #[test]
+    fn delayed_messages_wait_in_the_schedule_topic() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::store::StoreConfig {
+            commit_log_file_size: 4096,
+            consume_queue_file_size: 20 * 10,
+            max_hash_slot_num: 64,
+            max_index_num: 256,
+            ..crate::store::StoreConfig::new(dir.path().to_path_buf(), "127.0.0.1:10911".parse().unwrap())
+        };
+        let ext = StoreExtensions { put_hook: Some(Arc::new(DelayLevels::new(vec![1000, 5000]))), ..Default::default() };
+        let s = MessageStore::open_with(cfg, ext).unwrap();
+        let mut props = Properties::default();
+        props.put("TAGS", "A");
+        props.put("DELAY", "9");
+        let m = MessageInner {
+            topic: "T".into(),
+            queue_id: 2,
+            flag: 0,
+            sys_flag: 0,
+            body: Bytes::from_static(b"later"),
+            properties: props,
+            born_timestamp: 1,
+            born_host: "127.0.0.1:5000".parse().unwrap(),
+            store_host: "127.0.0.1:10911".parse().unwrap(),
+            reconsume_times: 0,
+            prepared_transaction_offset: 0,
+        };
+        let before = now_ms();
+        s.put_message(&m).unwrap();
+        assert_eq!(s.max_offset_in_queue("T", 2), 0);
+        // Level 9 is clamped to the highest level, 2 (5 s).
+        let e = s.consume_queue_entry(topics::SCHEDULE_TOPIC, 1, 0).unwrap();
+        assert!(e.tags_code >= before + 5000 && e.tags_code <= now_ms() + 5000);
+        let stored = s.look_message_by_offset(e.phy_offset).unwrap();
+        assert_eq!(stored.properties.get("REAL_TOPIC"), Some("T"));
+        assert_eq!(stored.properties.get("REAL_QID"), Some("2"));
+        assert_eq!(stored.properties.get("DELAY"), Some("2"));
+        // A prepared transaction message is never delayed.
+        let mut prepared = m.clone();
+        prepared.sys_flag = sys_flag::TRANSACTION_PREPARED;
+        assert!(DelayLevels::new(vec![1000]).rewrite(&prepared).is_none());
+        // Without levels nothing is delayed.
+        assert!(DelayLevels::new(vec![]).rewrite(&m).is_none());
     }
 
     #[test]

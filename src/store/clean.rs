@@ -1,7 +1,7 @@
 //! Disk watch and retention (`CleanCommitLogService`,
 //! `CleanConsumeQueueService`): refuse writes when the disk is nearly full,
 //! delete commit log files older than `fileReservedTime` at `deleteWhen`
-//! (or at once when the disk fills), and trim consume queues to match.
+//! (or at once when the disk fills), and trim the derived data to match.
 
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
@@ -71,10 +71,9 @@ impl MessageStore {
         });
         if deleted > 0 {
             let min_phy = self.commit_log.min_offset();
-            for cq in self.all_consume_queues() {
-                cq.delete_expired(min_phy);
+            for d in &self.dispatchers {
+                d.delete_before(min_phy);
             }
-            self.index.delete_before(min_phy);
         }
         deleted
     }

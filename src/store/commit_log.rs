@@ -2,10 +2,12 @@
 //! RocketMQ's record encoding, split over fixed-size mapped segments.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::protocol::message::{BLANK_MAGIC_CODE, MESSAGE_MAGIC_CODE};
 
+use super::allocate::Allocator;
 use super::mapped_file::{MappedFile, MappedFileQueue};
 use super::StoreError;
 
@@ -15,6 +17,11 @@ const END_FILE_MIN_BLANK_LENGTH: usize = 8;
 pub struct CommitLog {
     files: RwLock<MappedFileQueue>,
     file_size: usize,
+    /// Prepares the next segment off the put lock.
+    allocator: Allocator,
+    /// Whether the segment after the current one was asked for since the
+    /// start (the first append asks; each roll asks for the one after).
+    next_requested: AtomicBool,
 }
 
 /// Where an appended batch of records landed.
@@ -32,8 +39,17 @@ pub struct ScannedRecord {
 
 impl CommitLog {
     pub fn load(dir: &Path, file_size: usize) -> Result<Self, StoreError> {
-        let queue = MappedFileQueue::load(dir, file_size)?;
-        Ok(CommitLog { files: RwLock::new(queue), file_size })
+        let mut queue = MappedFileQueue::load(dir, file_size)?;
+        let unused = queue.drop_unused_tail()?;
+        if unused > 0 {
+            tracing::info!(unused, "removed commit log files prepared but never written");
+        }
+        let allocator = Allocator::start(dir.to_path_buf(), file_size);
+        Ok(CommitLog { files: RwLock::new(queue), file_size, allocator, next_requested: AtomicBool::new(false) })
+    }
+
+    pub fn allocator(&self) -> &Allocator {
+        &self.allocator
     }
 
     pub fn file_size(&self) -> usize {
@@ -49,13 +65,15 @@ impl CommitLog {
     }
 
     /// Finds room for `len` contiguous bytes, closing the current segment
-    /// with a blank record when they do not fit. Only the appender calls this.
+    /// with a blank record when they do not fit; the next segment is then
+    /// usually ready (see `allocate`). Only the appender calls this.
     pub fn reserve(&self, len: usize) -> Result<Placement, StoreError> {
         if len + END_FILE_MIN_BLANK_LENGTH > self.file_size {
             return Err(StoreError::MessageTooLarge(len));
         }
         let mut files = self.files.write().unwrap();
-        let file = files.last_for_append(0)?;
+        let segments = files.files().len();
+        let file = files.last_for_append_with(0, |start| self.allocator.take(start))?;
         let file = if file.remaining() < len + END_FILE_MIN_BLANK_LENGTH {
             let blank = file.remaining();
             let mut rec = Vec::with_capacity(blank);
@@ -63,10 +81,13 @@ impl CommitLog {
             rec.extend_from_slice(&BLANK_MAGIC_CODE.to_be_bytes());
             rec.resize(blank, 0);
             file.append(&rec);
-            files.last_for_append(0)?
+            files.last_for_append_with(0, |start| self.allocator.take(start))?
         } else {
             file
         };
+        if files.files().len() > segments || !self.next_requested.swap(true, Ordering::Relaxed) {
+            self.allocator.request(file.start() + self.file_size as i64);
+        }
         let offset = file.start() + file.wrote() as i64;
         Ok(Placement { file, offset })
     }
@@ -225,5 +246,52 @@ fn check_record(f: &MappedFile, pos: usize) -> Check {
             Check::Record(size as usize)
         }
         Err(_) => Check::Invalid("undecodable record"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::mapped_file::file_name;
+
+    fn append(cl: &CommitLog, len: usize) -> i64 {
+        let p = cl.reserve(len).unwrap();
+        p.file.append(&vec![7u8; len]);
+        p.offset
+    }
+
+    #[test]
+    fn a_roll_takes_the_segment_prepared_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let cl = CommitLog::load(dir.path(), 1024).unwrap();
+        assert_eq!(append(&cl, 100), 0);
+        assert_eq!(cl.allocator().inline_count(), 1, "the very first segment is made by the append");
+        assert!(cl.allocator().wait_idle(Duration::from_secs(10)), "the next one is prepared");
+        assert!(dir.path().join(file_name(1024)).exists());
+        // Does not fit: blank to the end of segment 0, roll into 1024.
+        assert_eq!(append(&cl, 1000), 1024);
+        assert_eq!(cl.allocator().inline_count(), 1, "no segment created (fallocate) under the put lock on the roll");
+        assert!(cl.allocator().background_count() >= 1);
+        assert!(cl.allocator().wait_idle(Duration::from_secs(10)));
+        assert!(dir.path().join(file_name(2048)).exists(), "and the one after is prepared again");
+        assert_eq!(cl.max_offset(), 2024);
+    }
+
+    #[test]
+    fn a_prepared_segment_never_written_is_dropped_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let cl = CommitLog::load(dir.path(), 1024).unwrap();
+            append(&cl, 100);
+            assert!(cl.allocator().wait_idle(Duration::from_secs(10)));
+            cl.flush().unwrap();
+        }
+        assert!(dir.path().join(file_name(1024)).exists());
+        let cl = CommitLog::load(dir.path(), 1024).unwrap();
+        assert!(!dir.path().join(file_name(1024)).exists());
+        assert!(cl.set_clean_end(100), "a clean end in the last real segment still matches");
+        assert_eq!(cl.max_offset(), 100);
     }
 }

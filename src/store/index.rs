@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use memmap2::MmapRaw;
 
+use super::dispatch::{DispatchRequest, Dispatcher};
 use super::StoreError;
 
 const HEADER_SIZE: usize = 40;
@@ -293,6 +294,37 @@ impl IndexService {
             f.flush()?;
         }
         Ok(())
+    }
+}
+
+/// `CommitLogDispatcherBuildIndex`: a message's keys and UNIQ_KEY, except
+/// for prepared or rolled-back transaction messages.
+impl Dispatcher for IndexService {
+    fn name(&self) -> &'static str {
+        "index"
+    }
+
+    fn essential(&self) -> bool {
+        false
+    }
+
+    fn dispatch(&self, r: &DispatchRequest) -> Result<(), StoreError> {
+        if r.is_prepared_or_rollback() {
+            return Ok(());
+        }
+        self.build(&index_keys(r.topic, r.uniq_key(), r.keys()), r.commit_log_offset, r.store_timestamp)
+    }
+
+    fn dispatched_to(&self) -> i64 {
+        self.end_phy_offset()
+    }
+
+    fn delete_before(&self, min_phy: i64) {
+        IndexService::delete_before(self, min_phy)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        IndexService::flush(self)
     }
 }
 

@@ -340,14 +340,41 @@ impl MappedFileQueue {
 
     /// The last segment with room, creating the next one when the last is full.
     pub fn last_for_append(&mut self, start_if_empty: i64) -> Result<std::sync::Arc<MappedFile>, StoreError> {
+        let (dir, size, prealloc) = (self.dir.clone(), self.file_size, self.prealloc);
+        self.last_for_append_with(start_if_empty, |start| MappedFile::open_with(&dir, start, size, prealloc))
+    }
+
+    /// As `last_for_append`, taking a new segment from `make` (given its start).
+    pub fn last_for_append_with(
+        &mut self,
+        start_if_empty: i64,
+        make: impl FnOnce(i64) -> Result<MappedFile, StoreError>,
+    ) -> Result<std::sync::Arc<MappedFile>, StoreError> {
         let next_start = match self.files.last() {
             Some(f) if !f.is_full() => return Ok(f.clone()),
             Some(f) => f.start() + self.file_size as i64,
             None => start_if_empty - start_if_empty % self.file_size as i64,
         };
-        let f = std::sync::Arc::new(MappedFile::open_with(&self.dir, next_start, self.file_size, self.prealloc)?);
+        let f = make(next_start)?;
+        if f.start() != next_start || f.size() != self.file_size {
+            return Err(StoreError::Corrupt(format!("new segment {} is not the one at {next_start}", f.path().display())));
+        }
+        let f = std::sync::Arc::new(f);
         self.files.push(f.clone());
         Ok(f)
+    }
+
+    /// Drops trailing segments that were never written (their first record
+    /// is all zeros), keeping at least one: a segment prepared ahead of need
+    /// and not used before a stop. Returns how many went.
+    pub fn drop_unused_tail(&mut self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        while self.files.len() > 1 && self.files.last().and_then(|f| f.read_raw(0, 8)) == Some(&[0u8; 8][..]) {
+            let f = self.files.pop().unwrap();
+            std::fs::remove_file(f.path())?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Absolute offset just past the last written byte.

@@ -1,19 +1,18 @@
 use super::*;
-use crate::protocol::message::Properties;
+use crate::protocol::message::{MessageExt, MessageInner, Properties};
 use bytes::Bytes;
 
-fn config(dir: &std::path::Path, file_size: usize) -> StoreConfig {
+pub(crate) fn config(dir: &std::path::Path, file_size: usize) -> StoreConfig {
     StoreConfig {
         commit_log_file_size: file_size,
         consume_queue_file_size: 20 * 10,
-        delay_levels_ms: vec![1000, 5000],
         max_hash_slot_num: 64,
         max_index_num: 256,
         ..StoreConfig::new(dir.to_path_buf(), "127.0.0.1:10911".parse().unwrap())
     }
 }
 
-fn msg(topic: &str, qid: i32, body: &str, tag: &str) -> MessageInner {
+pub(crate) fn msg(topic: &str, qid: i32, body: &str, tag: &str) -> MessageInner {
     let mut p = Properties::default();
     p.put("TAGS", tag);
     MessageInner {
@@ -122,24 +121,6 @@ fn offset_by_time_finds_first_at_or_after() {
     assert_eq!(s.offset_in_queue_by_time("T", 0, t0 - 1000), 0);
     assert_eq!(s.offset_in_queue_by_time("T", 0, now_ms() + 1000), 1);
     assert!(s.earliest_message_time("T", 0) >= t0);
-}
-
-#[test]
-fn delayed_messages_wait_in_the_schedule_topic() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = MessageStore::open(config(dir.path(), 4096)).unwrap();
-    let mut m = msg("T", 2, "later", "A");
-    m.properties.put("DELAY", "9");
-    let before = now_ms();
-    s.put_message(&m).unwrap();
-    assert_eq!(s.max_offset_in_queue("T", 2), 0);
-    // Level 9 is clamped to the highest level, 2 (5 s).
-    let e = s.consume_queue_entry(topics::SCHEDULE_TOPIC, 1, 0).unwrap();
-    assert!(e.tags_code >= before + 5000 && e.tags_code <= now_ms() + 5000);
-    let stored = s.look_message_by_offset(e.phy_offset).unwrap();
-    assert_eq!(stored.properties.get("REAL_TOPIC"), Some("T"));
-    assert_eq!(stored.properties.get("REAL_QID"), Some("2"));
-    assert_eq!(stored.properties.get("DELAY"), Some("2"));
 }
 
 #[test]
@@ -275,4 +256,34 @@ fn keys_are_indexed_and_rebuilt_after_a_crash() {
     std::fs::remove_dir_all(dir.path().join("index")).unwrap();
     let s = MessageStore::open(cfg).unwrap();
     assert_eq!(s.query_message_offsets("T", "order-1", 10, 0, i64::MAX), vec![off]);
+}
+
+#[test]
+fn a_prepared_next_segment_survives_clean_stops_and_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 1024);
+    let seg = |start| dir.path().join("commitlog").join(mapped_file::file_name(start));
+    let (mut end, mut n) = (0, 0);
+    for clean in [true, false, true] {
+        let s = MessageStore::open(cfg.clone()).unwrap();
+        assert_eq!(s.commit_log_max_offset(), end);
+        assert_eq!(s.max_offset_in_queue("T", 0), n);
+        // Enough to roll at least once.
+        for i in 0..12 {
+            assert_eq!(s.put_message(&msg("T", 0, &format!("body-{i}"), "A")).unwrap().queue_offset, n);
+            n += 1;
+        }
+        assert!(s.commit_log.allocator().wait_idle(std::time::Duration::from_secs(10)));
+        end = s.commit_log_max_offset();
+        let next = end - end % 1024 + 1024;
+        assert!(seg(next).exists(), "segment {next} prepared");
+        s.flush().unwrap();
+        if clean {
+            s.shutdown().unwrap();
+        }
+    }
+    let s = MessageStore::open(cfg).unwrap();
+    assert_eq!(s.commit_log_max_offset(), end);
+    let g = s.get_message("T", 0, n - 3, 32, &|_| true);
+    assert_eq!(g.message_count(), 3);
 }

@@ -1,0 +1,277 @@
+//! The read side: pulls (`getMessage`), queue offsets and times, single
+//! records, and key queries.
+
+use std::sync::Arc;
+
+use bytes::{BufMut, BytesMut};
+
+use crate::protocol::message::MessageExt;
+
+use super::consume_queue::{ConsumeQueue, CqEntry};
+use super::mapped_file::MappedFile;
+use super::MessageStore;
+
+/// `GetMessageStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GetStatus {
+    Found,
+    NoMatchedMessage,
+    NoMatchedLogicQueue,
+    NoMessageInQueue,
+    OffsetFoundNull,
+    OffsetOverflowBadly,
+    OffsetOverflowOne,
+    OffsetTooSmall,
+}
+
+pub struct GetResult {
+    pub status: GetStatus,
+    pub next_begin_offset: i64,
+    pub min_offset: i64,
+    pub max_offset: i64,
+    /// Raw records, in queue order.
+    pub messages: Vec<(Arc<MappedFile>, usize, usize)>,
+    pub total_bytes: usize,
+}
+
+impl GetStatus {
+    /// The Java `GetMessageStatus` name, which pull responses carry as remark.
+    pub fn name(self) -> &'static str {
+        match self {
+            GetStatus::Found => "FOUND",
+            GetStatus::NoMatchedMessage => "NO_MATCHED_MESSAGE",
+            GetStatus::NoMatchedLogicQueue => "NO_MATCHED_LOGIC_QUEUE",
+            GetStatus::NoMessageInQueue => "NO_MESSAGE_IN_QUEUE",
+            GetStatus::OffsetFoundNull => "OFFSET_FOUND_NULL",
+            GetStatus::OffsetOverflowBadly => "OFFSET_OVERFLOW_BADLY",
+            GetStatus::OffsetOverflowOne => "OFFSET_OVERFLOW_ONE",
+            GetStatus::OffsetTooSmall => "OFFSET_TOO_SMALL",
+        }
+    }
+}
+
+impl GetResult {
+    pub fn message_count(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// The records concatenated: the body of a pull response.
+    pub fn body(&self) -> BytesMut {
+        let mut b = BytesMut::with_capacity(self.total_bytes);
+        for (f, pos, size) in &self.messages {
+            b.put_slice(f.read(*pos, *size).expect("published record"));
+        }
+        b
+    }
+}
+
+/// Decides which messages a read returns: first by the consume queue's tag
+/// field, then (for property filters) by the stored record.
+pub trait MessageMatcher {
+    fn by_tags_code(&self, tags_code: i64) -> bool;
+    fn by_record(&self, _record: &[u8]) -> bool {
+        true
+    }
+}
+
+impl<F: Fn(i64) -> bool> MessageMatcher for F {
+    fn by_tags_code(&self, tags_code: i64) -> bool {
+        self(tags_code)
+    }
+}
+
+/// Limits of one pull, as the Java store's in-memory transfer limits.
+/// Limits of one pull, as the Java store's in-memory transfer limits.
+const MAX_TRANSFER_BYTES: usize = 256 * 1024;
+const MAX_TRANSFER_COUNT: usize = 32;
+/// Entries scanned per pull at most when a filter skips messages.
+const MAX_FILTER_SCAN: i64 = 16000 / 20;
+
+impl MessageStore {
+    /// Commit-log offsets of messages stored under `topic#key` within
+    /// [begin, end] ms, newest first (QUERY_MESSAGE).
+    pub fn query_message_offsets(&self, topic: &str, key: &str, max: usize, begin: i64, end: i64) -> Vec<i64> {
+        self.index.query(&format!("{topic}#{key}"), max, begin, end)
+    }
+
+    pub fn index_last_update(&self) -> (i64, i64) {
+        (self.index.last_update_timestamp(), self.index.end_phy_offset())
+    }
+
+    /// The consume queue entry at a logical offset.
+    pub fn consume_queue_entry(&self, topic: &str, queue_id: i32, offset: i64) -> Option<CqEntry> {
+        self.queues.find(topic, queue_id)?.get(offset)
+    }
+
+    /// Reads up to `max_nums` messages from a queue, keeping those whose tag
+    /// hash `filter` accepts (`DefaultMessageStore.getMessage`).
+    pub fn get_message(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        offset: i64,
+        max_nums: i32,
+        filter: &dyn MessageMatcher,
+    ) -> GetResult {
+        let mut r = GetResult {
+            status: GetStatus::NoMatchedLogicQueue,
+            next_begin_offset: offset,
+            min_offset: 0,
+            max_offset: 0,
+            messages: Vec::new(),
+            total_bytes: 0,
+        };
+        let Some(cq) = self.queues.find(topic, queue_id) else {
+            r.next_begin_offset = 0;
+            return r;
+        };
+        let (min, max) = (cq.min_offset(), cq.max_offset());
+        r.min_offset = min;
+        r.max_offset = max;
+        if max == 0 {
+            r.status = GetStatus::NoMessageInQueue;
+            r.next_begin_offset = 0;
+        } else if offset < min {
+            r.status = GetStatus::OffsetTooSmall;
+            r.next_begin_offset = min;
+        } else if offset == max {
+            r.status = GetStatus::OffsetOverflowOne;
+            r.next_begin_offset = offset;
+        } else if offset > max {
+            r.status = GetStatus::OffsetOverflowBadly;
+            r.next_begin_offset = max;
+        } else {
+            let max_nums = (max_nums.max(1) as usize).min(MAX_TRANSFER_COUNT);
+            let mut next = offset;
+            let scan_end = max.min(offset + MAX_FILTER_SCAN.max(max_nums as i64));
+            while next < scan_end && r.messages.len() < max_nums {
+                let Some(e) = cq.get(next) else { break };
+                if !r.messages.is_empty() && r.total_bytes + e.size as usize > MAX_TRANSFER_BYTES {
+                    break;
+                }
+                next += 1;
+                if !filter.by_tags_code(e.tags_code) {
+                    continue;
+                }
+                match self.commit_log.read(e.phy_offset, e.size as usize) {
+                    Some((f, pos)) => {
+                        if !filter.by_record(f.read(pos, e.size as usize).unwrap_or(&[])) {
+                            continue;
+                        }
+                        r.total_bytes += e.size as usize;
+                        r.messages.push((f, pos, e.size as usize));
+                    }
+                    None => {
+                        if r.messages.is_empty() {
+                            r.status = GetStatus::OffsetFoundNull;
+                        }
+                        break;
+                    }
+                }
+            }
+            r.next_begin_offset = next;
+            r.status = if !r.messages.is_empty() {
+                GetStatus::Found
+            } else if r.status == GetStatus::OffsetFoundNull {
+                GetStatus::OffsetFoundNull
+            } else {
+                GetStatus::NoMatchedMessage
+            };
+        }
+        r
+    }
+
+    pub fn max_offset_in_queue(&self, topic: &str, queue_id: i32) -> i64 {
+        self.queues.find(topic, queue_id).map_or(0, |cq| cq.max_offset())
+    }
+
+    pub fn min_offset_in_queue(&self, topic: &str, queue_id: i32) -> i64 {
+        self.queues.find(topic, queue_id).map_or(0, |cq| cq.min_offset())
+    }
+
+    /// The message stored at `phy_offset`.
+    pub fn look_message_by_offset(&self, phy_offset: i64) -> Option<MessageExt> {
+        let size = self.commit_log.record_size_at(phy_offset)?;
+        let (f, pos) = self.commit_log.read(phy_offset, size)?;
+        MessageExt::decode(f.read(pos, size)?).ok()
+    }
+
+    /// The raw record at `phy_offset`, as a pull body carries it.
+    pub fn raw_record(&self, phy_offset: i64) -> Option<bytes::Bytes> {
+        let size = self.commit_log.record_size_at(phy_offset)?;
+        let (f, pos) = self.commit_log.read(phy_offset, size)?;
+        let rec = f.read(pos, size)?;
+        // Only whole, valid message records (not a blank end-of-file filler).
+        MessageExt::decode(rec).ok()?;
+        Some(bytes::Bytes::copy_from_slice(rec))
+    }
+
+    fn store_time_at(&self, cq: &ConsumeQueue, offset: i64) -> Option<i64> {
+        let e = cq.get(offset)?;
+        self.look_message_by_offset(e.phy_offset).map(|m| m.store_timestamp)
+    }
+
+    pub fn message_store_timestamp(&self, topic: &str, queue_id: i32, offset: i64) -> i64 {
+        self.queues.find(topic, queue_id)
+            .and_then(|cq| self.store_time_at(&cq, offset))
+            .unwrap_or(-1)
+    }
+
+    pub fn earliest_message_time(&self, topic: &str, queue_id: i32) -> i64 {
+        self.queues.find(topic, queue_id)
+            .and_then(|cq| self.store_time_at(&cq, cq.min_offset()))
+            .unwrap_or(-1)
+    }
+
+    /// The first queue offset whose message was stored at or after
+    /// `timestamp` (max offset when none was).
+    pub fn offset_in_queue_by_time(&self, topic: &str, queue_id: i32, timestamp: i64) -> i64 {
+        let Some(cq) = self.queues.find(topic, queue_id) else {
+            return 0;
+        };
+        let (mut lo, mut hi) = (cq.min_offset(), cq.max_offset());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.store_time_at(&cq, mid) {
+                Some(t) if t < timestamp => lo = mid + 1,
+                _ => hi = mid,
+            }
+        }
+        lo
+    }
+
+    /// Whether the message at `offset` has left memory (`checkInDiskByConsumeOffset`):
+    /// it is further behind the commit log's end than 40% of physical memory.
+    pub fn check_in_disk_by_consume_offset(&self, topic: &str, queue_id: i32, offset: i64) -> bool {
+        let Some(e) = self.queues.find(topic, queue_id).and_then(|cq| cq.get(offset)) else {
+            return false;
+        };
+        let behind = self.commit_log.max_offset() - e.phy_offset;
+        behind > (total_physical_memory() as f64 * 0.4) as i64
+    }
+
+    /// Store time of the oldest message in the commit log (-1 if empty).
+    pub fn earliest_store_time(&self) -> i64 {
+        let min = self.commit_log.min_offset();
+        self.look_message_by_offset(min).map_or(-1, |m| m.store_timestamp)
+    }
+
+    pub fn commit_log_max_offset(&self) -> i64 {
+        self.commit_log.max_offset()
+    }
+
+    pub fn commit_log_min_offset(&self) -> i64 {
+        self.commit_log.min_offset()
+    }
+
+}
+
+fn total_physical_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(8 << 30, |kb| kb * 1024)
+}
