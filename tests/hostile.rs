@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::raw::*;
-use common::{broker_port, write_conf, Server};
+use common::{start_fresh, Server};
 use ferromq::remoting::RemotingCommand;
 
 /// The legitimate client: one request, answered correctly and promptly.
@@ -30,9 +30,7 @@ fn rss_kb(pid: u32) -> u64 {
 
 fn start(extra: &str) -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
-    let port = broker_port();
-    let conf = write_conf(dir.path(), port, extra);
-    let server = Server::start(&conf, port, broker_port());
+    let server = start_fresh(dir.path(), extra);
     (dir, server)
 }
 

@@ -7,16 +7,14 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::raw::*;
-use common::{broker_port, write_conf, Server};
+use common::{start_fresh, Server};
 use ferromq::remoting::RemotingCommand;
 
 const GET_CONSUMER_RUNNING_INFO: i32 = 307;
 
 fn start(extra: &str) -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
-    let port = broker_port();
-    let conf = write_conf(dir.path(), port, extra);
-    let server = Server::start(&conf, port, broker_port());
+    let server = start_fresh(dir.path(), extra);
     (dir, server)
 }
 

@@ -47,9 +47,27 @@ pub fn write_conf(dir: &Path, port: u16, extra: &str) -> PathBuf {
     conf
 }
 
+/// Starts a server on fresh ports with `extra` config lines, trying new
+/// ports if another test took the chosen ones between the pick and the bind.
+pub fn start_fresh(dir: &Path, extra: &str) -> Server {
+    for _ in 0..3 {
+        let (port, ns_port) = (broker_port(), broker_port());
+        let conf = write_conf(dir, port, extra);
+        if let Some(s) = Server::try_start(&conf, port, ns_port) {
+            return s;
+        }
+    }
+    panic!("ferromq did not boot on three sets of ports");
+}
+
 impl Server {
     /// Starts `ferromq standalone` and waits (bounded) for its boot line.
     pub fn start(conf: &Path, broker_port: u16, namesrv_port: u16) -> Server {
+        Server::try_start(conf, broker_port, namesrv_port).expect("ferromq did not boot within 30 s")
+    }
+
+    /// None when the process exits or stays silent for 30 s without booting.
+    pub fn try_start(conf: &Path, broker_port: u16, namesrv_port: u16) -> Option<Server> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferromq"))
             .args(["standalone", "-c"])
             .arg(conf)
@@ -70,9 +88,10 @@ impl Server {
         });
         if rx.recv_timeout(Duration::from_secs(30)).is_err() {
             let _ = child.kill();
-            panic!("ferromq did not boot within 30 s");
+            let _ = child.wait();
+            return None;
         }
-        Server { child, broker_addr: format!("127.0.0.1:{broker_port}"), namesrv_port, conf: conf.to_path_buf() }
+        Some(Server { child, broker_addr: format!("127.0.0.1:{broker_port}"), namesrv_port, conf: conf.to_path_buf() })
     }
 
     /// SIGKILL, as a crash.
