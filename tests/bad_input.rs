@@ -8,20 +8,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use bytes::Bytes;
+use common::raw::roundtrip;
 use common::{broker_port, write_conf, Server};
 use ferromq::remoting::RemotingCommand;
-
-fn roundtrip(addr: &str, cmd: &RemotingCommand) -> RemotingCommand {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(&cmd.encode()).unwrap();
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).unwrap();
-    let mut frame = vec![0u8; u32::from_be_bytes(len) as usize];
-    s.read_exact(&mut frame).unwrap();
-    RemotingCommand::decode(Bytes::from(frame)).unwrap()
-}
 
 /// Writes raw bytes and expects the server to close the connection.
 fn expect_closed(addr: &str, bytes: &[u8]) {

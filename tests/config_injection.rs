@@ -7,13 +7,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
-use bytes::Bytes;
+use common::raw::roundtrip;
 use common::{broker_port, write_conf, Server};
 use ferromq::config::{store_line, try_parse_properties};
 use ferromq::remoting::RemotingCommand;
@@ -22,17 +20,6 @@ const UPDATE_BROKER_CONFIG: i32 = 25;
 const GET_BROKER_CONFIG: i32 = 26;
 const SUCCESS: i32 = 0;
 const SYSTEM_ERROR: i32 = 1;
-
-fn roundtrip(addr: &str, cmd: &RemotingCommand) -> RemotingCommand {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(&cmd.encode()).unwrap();
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).unwrap();
-    let mut frame = vec![0u8; u32::from_be_bytes(len) as usize];
-    s.read_exact(&mut frame).unwrap();
-    RemotingCommand::decode(Bytes::from(frame)).unwrap()
-}
 
 fn update(addr: &str, body: &str) -> RemotingCommand {
     roundtrip(addr, &RemotingCommand::request(UPDATE_BROKER_CONFIG, 1).with_body(body.as_bytes().to_vec()))

@@ -88,6 +88,13 @@ impl Raw {
     }
 }
 
+/// One request on a new connection, sent as it is (opaque included), and its answer.
+pub fn roundtrip(addr: &str, cmd: &RemotingCommand) -> RemotingCommand {
+    let mut c = Raw::connect(addr);
+    c.s.write_all(&cmd.encode()).unwrap();
+    c.read().expect("a response")
+}
+
 pub fn send(topic: &str, queue_id: i32, body: &[u8]) -> RemotingCommand {
     send_with(topic, queue_id, 0, "", 4, body)
 }
