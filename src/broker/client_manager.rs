@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::protocol::header::{CommandHeader, NotifyConsumerIdsChangedRequestHeader};
 use crate::protocol::heartbeat::SubscriptionData;
 use crate::remoting::codes::request;
 use crate::remoting::{ConnectionHandle, RemotingCommand};
@@ -147,7 +148,8 @@ impl ConsumerManager {
 /// NOTIFY_CONSUMER_IDS_CHANGED, oneway, to each remaining member.
 pub fn notify_consumer_ids_changed(group: &str, conns: &[ConnectionHandle]) {
     for c in conns {
-        let req = RemotingCommand::request(request::NOTIFY_CONSUMER_IDS_CHANGED, 0).with_ext("consumerGroup", group);
+        let header = NotifyConsumerIdsChangedRequestHeader { consumer_group: group.to_string() };
+        let req = header.encode(RemotingCommand::request(request::NOTIFY_CONSUMER_IDS_CHANGED, 0));
         c.send_oneway(req);
     }
 }

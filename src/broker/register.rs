@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::Broker;
 use crate::protocol::body::RegisterBrokerBody;
+use crate::protocol::header::{CommandHeader, RegisterBrokerRequestHeader, UnregisterBrokerRequestHeader};
 use crate::protocol::message::body_crc;
 use crate::remoting::codes::{request, response};
 use crate::remoting::RemotingCommand;
@@ -16,15 +17,17 @@ impl Broker {
     fn register_request(&self) -> RemotingCommand {
         let body = RegisterBrokerBody { filter_server_list: Vec::new(), topic_config_serialize_wrapper: self.topics.snapshot() };
         let body = serde_json::to_vec(&body).unwrap();
-        RemotingCommand::request(request::REGISTER_BROKER, 0)
-            .with_ext("brokerName", &self.cfg().broker_name)
-            .with_ext("brokerAddr", self.cfg().broker_addr())
-            .with_ext("clusterName", &self.cfg().cluster_name)
-            .with_ext("haServerAddr", format!("{}:{}", self.cfg().broker_ip, self.cfg().listen_port + 1))
-            .with_ext("brokerId", self.cfg().broker_id)
-            .with_ext("compressed", false)
-            .with_ext("bodyCrc32", body_crc(&body))
-            .with_body(body)
+        let cfg = self.cfg();
+        let header = RegisterBrokerRequestHeader {
+            body_crc32: body_crc(&body),
+            compressed: false,
+            cluster_name: cfg.cluster_name.clone(),
+            broker_addr: cfg.broker_addr(),
+            broker_name: cfg.broker_name.clone(),
+            broker_id: cfg.broker_id,
+            ha_server_addr: format!("{}:{}", cfg.broker_ip, cfg.listen_port + 1),
+        };
+        header.encode(RemotingCommand::request(request::REGISTER_BROKER, 0)).with_body(body)
     }
 
     /// Registers with every name server; true if at least one accepted.
@@ -43,11 +46,14 @@ impl Broker {
 
     pub async fn unregister_all(&self) {
         for addr in &self.cfg().namesrv_addrs {
-            let req = RemotingCommand::request(request::UNREGISTER_BROKER, 0)
-                .with_ext("brokerName", &self.cfg().broker_name)
-                .with_ext("brokerAddr", self.cfg().broker_addr())
-                .with_ext("clusterName", &self.cfg().cluster_name)
-                .with_ext("brokerId", self.cfg().broker_id);
+            let cfg = self.cfg();
+            let header = UnregisterBrokerRequestHeader {
+                cluster_name: cfg.cluster_name.clone(),
+                broker_addr: cfg.broker_addr(),
+                broker_name: cfg.broker_name.clone(),
+                broker_id: cfg.broker_id,
+            };
+            let req = header.encode(RemotingCommand::request(request::UNREGISTER_BROKER, 0));
             if let Err(e) = self.namesrv_client.invoke(addr, req, Duration::from_secs(3)).await {
                 tracing::warn!(namesrv = %addr, "unregister broker failed: {e}");
             }

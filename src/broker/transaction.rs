@@ -20,6 +20,7 @@ use bytes::Bytes;
 
 use super::error::BrokerResult;
 use super::Broker;
+use crate::protocol::header::{CheckTransactionStateRequestHeader, CommandHeader};
 use crate::protocol::message::{
     create_message_id, encode_record_parts, property, sys_flag, MessageExt, MessageInner, Properties, RecordParts,
 };
@@ -268,13 +269,15 @@ fn check_request(half: &MessageExt, store_host: &std::net::SocketAddr) -> Remoti
         body[20..28].copy_from_slice(&half.queue_offset.to_be_bytes());
         body[28..36].copy_from_slice(&half.commit_log_offset.to_be_bytes());
     }
-    RemotingCommand::request(request::CHECK_TRANSACTION_STATE, 0)
-        .with_ext("tranStateTableOffset", half.queue_offset)
-        .with_ext("commitLogOffset", half.commit_log_offset)
-        .with_ext("msgId", &uniq)
-        .with_ext("transactionId", &uniq)
-        .with_ext("offsetMsgId", create_message_id(store_host, half.commit_log_offset))
-        .with_body(body)
+    let header = CheckTransactionStateRequestHeader {
+        tran_state_table_offset: half.queue_offset,
+        commit_log_offset: half.commit_log_offset,
+        msg_id: Some(uniq.clone()),
+        transaction_id: Some(uniq),
+        offset_msg_id: Some(create_message_id(store_host, half.commit_log_offset)),
+        bname: None,
+    };
+    header.encode(RemotingCommand::request(request::CHECK_TRANSACTION_STATE, 0)).with_body(body)
 }
 
 #[cfg(test)]

@@ -3,7 +3,13 @@
 //! its handler. `Namesrv`'s `RequestProcessor` impl looks codes up here.
 
 use crate::protocol::body::{KvTable, RegisterBrokerBody, TopicConfigSerializeWrapper, TopicList};
-use crate::protocol::header::Ext;
+use crate::protocol::header::{
+    CommandHeader, DeleteKvConfigRequestHeader, DeleteTopicFromNamesrvRequestHeader, GetKvConfigRequestHeader,
+    GetKvConfigResponseHeader, GetKvListByNamespaceRequestHeader, GetRouteInfoRequestHeader,
+    GetTopicsByClusterRequestHeader, PutKvConfigRequestHeader, QueryDataVersionRequestHeader,
+    QueryDataVersionResponseHeader, RegisterBrokerRequestHeader, RegisterBrokerResponseHeader,
+    UnregisterBrokerRequestHeader, WipeWritePermOfBrokerRequestHeader, WipeWritePermOfBrokerResponseHeader,
+};
 use crate::protocol::topic::DataVersion;
 use crate::protocol::{fastjson, ProtocolError};
 use crate::remoting::codes::{request as rc, response};
@@ -67,16 +73,15 @@ fn ok(req: &RemotingCommand) -> RemotingCommand {
 }
 
 fn put_kv_config(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
-    let e = Ext::of(req);
-    n.kv.put(e.str("namespace")?, e.str("key")?, e.str("value")?);
+    let h = PutKvConfigRequestHeader::decode(req)?;
+    n.kv.put(&h.namespace, &h.key, &h.value);
     Ok(ok(req))
 }
 
 fn get_kv_config(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
-    let e = Ext::of(req);
-    let (ns, key) = (e.str("namespace")?, e.str("key")?);
-    match n.kv.get(ns, key) {
-        Some(v) => Ok(ok(req).with_ext("value", v)),
+    let GetKvConfigRequestHeader { namespace: ns, key } = GetKvConfigRequestHeader::decode(req)?;
+    match n.kv.get(&ns, &key) {
+        Some(v) => Ok(GetKvConfigResponseHeader { value: Some(v) }.encode(ok(req))),
         None => Err(NamesrvError::Response(
             response::QUERY_NOT_FOUND,
             format!("No config item, Namespace: {ns} Key: {key}"),
@@ -85,30 +90,31 @@ fn get_kv_config(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> Na
 }
 
 fn delete_kv_config(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
-    let e = Ext::of(req);
-    n.kv.delete(e.str("namespace")?, e.str("key")?);
+    let h = DeleteKvConfigRequestHeader::decode(req)?;
+    n.kv.delete(&h.namespace, &h.key);
     Ok(ok(req))
 }
 
 fn get_kvlist_by_namespace(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
-    let ns = Ext::of(req).str("namespace")?;
-    match n.kv.list(ns) {
+    let ns = GetKvListByNamespaceRequestHeader::decode(req)?.namespace;
+    match n.kv.list(&ns) {
         Some(table) => Ok(ok(req).with_body(serde_json::to_vec(&KvTable { table }).unwrap())),
         None => Err(NamesrvError::Response(response::QUERY_NOT_FOUND, format!("No config item, Namespace: {ns}"))),
     }
 }
 
+/// Every header field is read before the crc check (the Java order); the
+/// crc and the body are still checked before anything is registered.
 fn register_broker(n: &Namesrv, conn: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
-    let e = Ext::of(req);
-    let crc = e.opt_i32("bodyCrc32")?.unwrap_or(0);
-    if crc != 0 {
+    let h = RegisterBrokerRequestHeader::decode(req)?;
+    if h.body_crc32 != 0 {
         let actual = crate::protocol::message::body_crc(req.body.as_deref().unwrap_or(&[]));
-        if actual != crc {
+        if actual != h.body_crc32 {
             tracing::warn!(peer = %conn.remote_addr(), "registerBroker crc32 not match");
             return Err(NamesrvError::Response(response::SYSTEM_ERROR, "crc32 not match".into()));
         }
     }
-    if e.bool_or("compressed", false) {
+    if h.compressed {
         return Err(NamesrvError::Response(
             response::SYSTEM_ERROR,
             "compressed broker registration (compressedRegister=true) is not supported by ferromq".into(),
@@ -119,21 +125,16 @@ fn register_broker(n: &Namesrv, conn: &ConnectionHandle, req: &RemotingCommand) 
         None => None,
     };
     let result = n.routes.lock().unwrap().register_broker(Registration {
-        cluster_name: e.str("clusterName")?,
-        broker_addr: e.str("brokerAddr")?,
-        broker_name: e.str("brokerName")?,
-        broker_id: e.i64("brokerId")?,
-        ha_server_addr: e.opt_str("haServerAddr").unwrap_or(""),
+        cluster_name: &h.cluster_name,
+        broker_addr: &h.broker_addr,
+        broker_name: &h.broker_name,
+        broker_id: h.broker_id,
+        ha_server_addr: &h.ha_server_addr,
         topics: wrapper.as_ref(),
         conn_id: Some(conn.id()),
     });
-    let mut resp = ok(req);
-    if let Some(a) = result.ha_server_addr {
-        resp = resp.with_ext("haServerAddr", a);
-    }
-    if let Some(a) = result.master_addr {
-        resp = resp.with_ext("masterAddr", a);
-    }
+    let answer = RegisterBrokerResponseHeader { ha_server_addr: result.ha_server_addr, master_addr: result.master_addr };
+    let mut resp = answer.encode(ok(req));
     if let Some(table) = n.kv.list(NAMESPACE_ORDER_TOPIC_CONFIG) {
         resp = resp.with_body(serde_json::to_vec(&KvTable { table }).unwrap());
     }
@@ -141,37 +142,34 @@ fn register_broker(n: &Namesrv, conn: &ConnectionHandle, req: &RemotingCommand) 
 }
 
 fn unregister_broker(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
-    let e = Ext::of(req);
-    n.routes.lock().unwrap().unregister_broker(
-        e.str("clusterName")?,
-        e.str("brokerAddr")?,
-        e.str("brokerName")?,
-        e.i64("brokerId")?,
-    );
+    let h = UnregisterBrokerRequestHeader::decode(req)?;
+    n.routes.lock().unwrap().unregister_broker(&h.cluster_name, &h.broker_addr, &h.broker_name, h.broker_id);
     Ok(ok(req))
 }
 
+/// Only `brokerAddr` is used (the other fields name the same broker).
 fn query_data_version(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
-    let addr = Ext::of(req).str("brokerAddr")?;
+    let addr = QueryDataVersionRequestHeader::decode(req)?.broker_addr;
     let dv: DataVersion = match &req.body {
         Some(b) => fastjson::parse(b)?,
         None => DataVersion::new(0),
     };
     let mut routes = n.routes.lock().unwrap();
-    let changed = routes.is_changed(addr, &dv);
+    let changed = routes.is_changed(&addr, &dv);
     if !changed {
-        routes.touch(addr);
+        routes.touch(&addr);
     }
-    let mut resp = ok(req).with_ext("changed", changed);
-    if let Some(nv) = routes.data_version(addr) {
+    let mut resp = QueryDataVersionResponseHeader { changed }.encode(ok(req));
+    if let Some(nv) = routes.data_version(&addr) {
         resp = resp.with_body(serde_json::to_vec(&nv).unwrap());
     }
     Ok(resp)
 }
 
+/// The topic is not checked: any name without a route is TOPIC_NOT_EXIST.
 fn get_routeinfo_by_topic(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
-    let e = Ext::of(req);
-    let topic = e.str("topic")?;
+    let h = GetRouteInfoRequestHeader::decode(req)?;
+    let topic = h.topic.as_str();
     let route = n.routes.lock().unwrap().topic_route(topic);
     let Some(mut route) = route else {
         return Err(NamesrvError::Response(
@@ -182,7 +180,7 @@ fn get_routeinfo_by_topic(n: &Namesrv, _: &ConnectionHandle, req: &RemotingComma
     if n.config.settings.get("orderMessageEnable") == Some("true") {
         route.order_topic_conf = n.kv.get(NAMESPACE_ORDER_TOPIC_CONFIG, topic);
     }
-    let standard = req.version >= V4_9_4 || e.bool_or("acceptStandardJsonOnly", false);
+    let standard = req.version >= V4_9_4 || h.accept_standard_json_only;
     let body = if standard { serde_json::to_vec(&route).unwrap() } else { route.to_json() };
     Ok(ok(req).with_body(body))
 }
@@ -203,19 +201,22 @@ fn get_all_topic_list(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) 
 }
 
 fn get_topics_by_cluster(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
-    let cluster = Ext::of(req).str("cluster")?;
-    let topics = n.routes.lock().unwrap().topics_of_cluster(cluster);
+    let cluster = GetTopicsByClusterRequestHeader::decode(req)?.cluster;
+    let topics = n.routes.lock().unwrap().topics_of_cluster(&cluster);
     topic_list(req, topics)
 }
 
+/// The topic is not checked (a name with no route is a no-op).
 fn delete_topic_in_namesrv(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
-    n.routes.lock().unwrap().delete_topic(Ext::of(req).str("topic")?);
+    let topic = DeleteTopicFromNamesrvRequestHeader::decode(req)?.topic;
+    n.routes.lock().unwrap().delete_topic(&topic);
     Ok(ok(req))
 }
 
 fn wipe_write_perm_of_broker(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
-    let count = n.routes.lock().unwrap().wipe_write_perm(Ext::of(req).str("brokerName")?);
-    Ok(ok(req).with_ext("wipeTopicCount", count))
+    let broker_name = WipeWritePermOfBrokerRequestHeader::decode(req)?.broker_name;
+    let count = n.routes.lock().unwrap().wipe_write_perm(&broker_name);
+    Ok(WipeWritePermOfBrokerResponseHeader { wipe_topic_count: count as i32 }.encode(ok(req)))
 }
 
 fn get_namesrv_config(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {

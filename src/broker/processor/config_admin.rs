@@ -16,6 +16,7 @@ use super::{ok, success};
 use crate::broker::error::{BrokerError, BrokerResult};
 use crate::broker::Broker;
 use crate::config::{try_parse_properties, update_in_place, BrokerConfig, RewriteError};
+use crate::protocol::header::{CommandHeader, GetBrokerConfigResponseHeader};
 use crate::remoting::codes::response;
 use crate::remoting::connection::Reply;
 use crate::remoting::{ConnectionHandle, RemotingCommand};
@@ -64,7 +65,8 @@ fn forbidden_char(v: &str) -> Option<char> {
 pub fn get_broker_config(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
     let cfg = b.cfg();
     let dv = serde_json::to_string(&*b.config_version.lock().unwrap()).unwrap();
-    Ok(success(req).with_ext("version", dv).with_body(cfg.settings.print().into_bytes()).into())
+    let answer = GetBrokerConfigResponseHeader { version: dv };
+    Ok(answer.encode(success(req)).with_body(cfg.settings.print().into_bytes()).into())
 }
 
 pub fn update_broker_config(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {

@@ -14,7 +14,7 @@ use crate::broker::error::{BrokerError, BrokerResult};
 use crate::broker::lock_manager::MessageQueue;
 use crate::broker::Broker;
 use crate::protocol::body::ConsumerListBody;
-use crate::protocol::header::Ext;
+use crate::protocol::header::{CommandHeader, GetConsumerListByGroupRequestHeader, UnregisterClientRequestHeader};
 use crate::protocol::heartbeat::{HeartbeatData, SubscriptionData};
 use crate::protocol::{fastjson, perm, topics, ProtocolError};
 use crate::remoting::codes::response;
@@ -71,11 +71,11 @@ pub fn heart_beat(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand) ->
 }
 
 pub fn unregister_client(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let e = Ext::of(req);
-    if let Some(group) = e.opt_group("producerGroup")? {
+    let h = UnregisterClientRequestHeader::decode(req)?;
+    if let Some(group) = h.producer_group.as_deref() {
         b.producers.unregister(conn.id(), Some(group));
     }
-    if let Some(group) = e.opt_group("consumerGroup")? {
+    if let Some(group) = h.consumer_group.as_deref() {
         let notify = b.cfg().notify_consumer_ids_changed;
         for (g, remaining) in b.consumers.unregister(conn.id(), Some(group)) {
             if notify && !remaining.is_empty() {
@@ -87,7 +87,7 @@ pub fn unregister_client(b: &Broker, conn: &ConnectionHandle, req: &RemotingComm
 }
 
 pub fn get_consumer_list_by_group(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let group = Ext::of(req).group("consumerGroup")?;
+    let group = &GetConsumerListByGroupRequestHeader::decode(req)?.consumer_group;
     let ids = b.consumers.with_group(group, |g| g.client_ids()).unwrap_or_default();
     if ids.is_empty() {
         tracing::warn!(group, "getConsumerListByGroup: no consumer for this group");

@@ -13,7 +13,11 @@ use crate::broker::client_manager::ClientChannelInfo;
 use crate::broker::error::{BrokerError, BrokerResult};
 use crate::broker::subscription_group_manager::SubscriptionGroupConfig;
 use crate::broker::Broker;
-use crate::protocol::header::Ext;
+use crate::protocol::header::{
+    CloneGroupOffsetRequestHeader, CommandHeader, ConsumeMessageDirectlyResultRequestHeader,
+    DeleteSubscriptionGroupRequestHeader, GetConsumeStatsRequestHeader, GetConsumerConnectionListRequestHeader,
+    GetConsumerRunningInfoRequestHeader, GetProducerConnectionListRequestHeader, ResetOffsetRequestHeader,
+};
 use crate::protocol::{fastjson, ProtocolError};
 use crate::remoting::codes::{request, response};
 use crate::remoting::connection::Reply;
@@ -31,9 +35,10 @@ fn online_but_not_subscribed(b: &Broker, group: &str, topic: &str) -> bool {
 }
 
 pub fn get_consume_stats(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let e = Ext::of(req);
-    let group = e.group("consumerGroup")?;
-    let topics: BTreeSet<String> = match e.opt_str("topic").filter(|t| !t.trim().is_empty()) {
+    let h = GetConsumeStatsRequestHeader::decode(req)?;
+    let group = h.consumer_group.as_str();
+    // `topic` is taken unchecked; blank means every topic the group has offsets in.
+    let topics: BTreeSet<String> = match h.topic.as_deref().filter(|t| !t.trim().is_empty()) {
         Some(t) => [t.to_string()].into(),
         None => b.offsets.topic_groups().into_iter().filter(|(_, g)| g == group).map(|(t, _)| t).collect(),
     };
@@ -78,7 +83,7 @@ fn connection_set(channels: &[ClientChannelInfo]) -> Vec<Value> {
 }
 
 pub fn get_consumer_connection_list(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let group = Ext::of(req).group("consumerGroup")?;
+    let group = &GetConsumerConnectionListRequestHeader::decode(req)?.consumer_group;
     let body = b.consumers.with_group(group, |g| {
         let channels: Vec<_> = g.channels.values().cloned().collect();
         let subs: serde_json::Map<String, Value> =
@@ -98,7 +103,7 @@ pub fn get_consumer_connection_list(b: &Broker, _: &ConnectionHandle, req: &Remo
 }
 
 pub fn get_producer_connection_list(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let group = Ext::of(req).group("producerGroup")?;
+    let group = &GetProducerConnectionListRequestHeader::decode(req)?.producer_group;
     let channels = b.producers.channels(group);
     if channels.is_empty() {
         return Err(BrokerError::new(response::SYSTEM_ERROR, format!("the producer group[{group}] not exist")));
@@ -145,10 +150,10 @@ pub fn update_and_create_subscription_group(b: &Broker, _: &ConnectionHandle, re
 }
 
 pub fn delete_subscription_group(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let e = Ext::of(req);
-    let group = e.group("groupName")?;
+    let h = DeleteSubscriptionGroupRequestHeader::decode(req)?;
+    let group = h.group_name.as_str();
     b.subscription_groups.delete(group);
-    if e.bool_or("removeOffset", false) {
+    if h.remove_offset {
         b.offsets.remove_group(group);
     }
     tracing::info!(group, "subscription group deleted");
@@ -156,10 +161,10 @@ pub fn delete_subscription_group(b: &Broker, _: &ConnectionHandle, req: &Remotin
 }
 
 pub fn clone_group_offset(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let e = Ext::of(req);
-    let (src, dest) = (e.group("srcGroup")?, e.group("destGroup")?);
-    let offline = e.bool_or("offline", false);
-    let topics: Vec<String> = match e.opt_str("topic").filter(|t| !t.trim().is_empty()) {
+    let h = CloneGroupOffsetRequestHeader::decode(req)?;
+    let (src, dest, offline) = (h.src_group.as_str(), h.dest_group.as_str(), h.offline);
+    // `topic` is taken unchecked; blank means every topic of `srcGroup`.
+    let topics: Vec<String> = match h.topic.as_deref().filter(|t| !t.trim().is_empty()) {
         Some(t) => vec![t.to_string()],
         None => b.offsets.topic_groups().into_iter().filter(|(_, g)| g == src).map(|(t, _)| t).collect(),
     };
@@ -179,11 +184,8 @@ pub fn clone_group_offset(b: &Broker, _: &ConnectionHandle, req: &RemotingComman
 /// online consumer of the group where to restart; offline groups get
 /// CONSUMER_NOT_ONLINE and mqadmin falls back to updating offsets itself.
 pub fn invoke_broker_to_reset_offset(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let e = Ext::of(req);
-    let topic = e.topic("topic")?;
-    let group = e.group("group")?;
-    let timestamp = e.i64("timestamp")?;
-    let force = e.bool_or("isForce", false);
+    let h = ResetOffsetRequestHeader::decode(req)?;
+    let (topic, group, timestamp, force) = (h.topic.as_str(), h.group.as_str(), h.timestamp, h.is_force);
     let tc = b.topics.get(topic).ok_or_else(|| {
         BrokerError::new(
             response::SYSTEM_ERROR,
@@ -215,12 +217,8 @@ pub fn invoke_broker_to_reset_offset(b: &Broker, _: &ConnectionHandle, req: &Rem
         ));
     }
     for conn in members {
-        let cmd = RemotingCommand::request(request::RESET_CONSUMER_CLIENT_OFFSET, 0)
-            .with_ext("topic", topic)
-            .with_ext("group", group)
-            .with_ext("timestamp", timestamp)
-            .with_ext("isForce", force)
-            .with_body(body.clone().into_bytes());
+        let cmd = h.encode(RemotingCommand::request(request::RESET_CONSUMER_CLIENT_OFFSET, 0));
+        let cmd = cmd.with_body(body.clone().into_bytes());
         conn.send_oneway(cmd);
     }
     tracing::info!(group, topic, timestamp, "reset offset sent to online consumers");
@@ -231,9 +229,8 @@ pub fn invoke_broker_to_reset_offset(b: &Broker, _: &ConnectionHandle, req: &Rem
 /// client; the wait for its answer (up to 10 s) runs beside the admin
 /// connection's next requests.
 pub fn call_consumer(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let e = Ext::of(req);
-    let group = e.group("consumerGroup")?;
-    let client_id = e.str("clientId")?;
+    let (group, client_id) = relayed_target(req)?;
+    let (group, client_id) = (group.as_str(), client_id.as_str());
     let channel = b
         .consumers
         .with_group(group, |g| g.channels.values().find(|c| c.client_id == client_id).cloned())
@@ -267,4 +264,16 @@ pub fn call_consumer(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) ->
         };
         Some(result.unwrap_or_else(|e| e.into_response(&req, &cfg)))
     }))
+}
+
+/// The consumer a relayed call is for: `(consumerGroup, clientId)` of
+/// GET_CONSUMER_RUNNING_INFO's or CONSUME_MESSAGE_DIRECTLY's header.
+fn relayed_target(req: &RemotingCommand) -> BrokerResult<(String, String)> {
+    Ok(if req.code == request::CONSUME_MESSAGE_DIRECTLY {
+        let h = ConsumeMessageDirectlyResultRequestHeader::decode(req)?;
+        (h.consumer_group, h.client_id)
+    } else {
+        let h = GetConsumerRunningInfoRequestHeader::decode(req)?;
+        (h.consumer_group, h.client_id)
+    })
 }

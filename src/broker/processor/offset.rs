@@ -5,30 +5,41 @@
 use super::{ok, success};
 use crate::broker::error::{BrokerError, BrokerResult};
 use crate::broker::Broker;
-use crate::protocol::header::Ext;
+use crate::protocol::header::{
+    CommandHeader, GetEarliestMsgStoretimeRequestHeader, GetEarliestMsgStoretimeResponseHeader, GetMaxOffsetRequestHeader,
+    GetMaxOffsetResponseHeader, GetMinOffsetRequestHeader, GetMinOffsetResponseHeader, QueryConsumerOffsetRequestHeader,
+    QueryConsumerOffsetResponseHeader, SearchOffsetRequestHeader, SearchOffsetResponseHeader,
+    UpdateConsumerOffsetRequestHeader,
+};
 use crate::remoting::codes::response;
 use crate::remoting::connection::Reply;
 use crate::remoting::{ConnectionHandle, RemotingCommand};
 
+fn answer(req: &RemotingCommand, header: impl CommandHeader) -> BrokerResult<Reply> {
+    Ok(header.encode(success(req)).into())
+}
+
 pub fn query_consumer_offset(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let e = Ext::of(req);
-    let (group, topic, queue_id) = (e.group("consumerGroup")?, e.topic("topic")?, e.i32("queueId")?);
-    let offset = b.offsets.query(group, topic, queue_id);
+    let h = QueryConsumerOffsetRequestHeader::decode(req)?;
+    let (topic, queue_id) = (h.topic.as_str(), h.queue_id);
+    let offset = b.offsets.query(&h.consumer_group, topic, queue_id);
     if offset >= 0 {
-        return Ok(success(req).with_ext("offset", offset).into());
+        return answer(req, QueryConsumerOffsetResponseHeader { offset });
     }
     // A group with no committed offset starts at 0 while the queue's
     // first message is still in memory (the Java broker's rule).
     let min = b.store.min_offset_in_queue(topic, queue_id);
     if min <= 0 && !b.store.check_in_disk_by_consume_offset(topic, queue_id, 0) {
-        return Ok(success(req).with_ext("offset", 0).into());
+        return answer(req, QueryConsumerOffsetResponseHeader { offset: 0 });
     }
     Err(BrokerError::new(response::QUERY_NOT_FOUND, "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first"))
 }
 
+/// A missing or bad `commitOffset` is now reported before the topic and
+/// queue checks (every field is decoded first, as the Java broker does).
 pub fn update_consumer_offset(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let e = Ext::of(req);
-    let (group, topic, queue_id) = (e.group("consumerGroup")?, e.topic("topic")?, e.i32("queueId")?);
+    let h = UpdateConsumerOffsetRequestHeader::decode(req)?;
+    let (topic, queue_id) = (h.topic.as_str(), h.queue_id);
     // Offsets are kept per topic, queue and group: only queues that exist
     // may get one, or any peer could grow the table (and its file) at will.
     let tc = b
@@ -41,30 +52,30 @@ pub fn update_consumer_offset(b: &Broker, _: &ConnectionHandle, req: &RemotingCo
             format!("queueId[{queue_id}] is illegal, topic:[{topic}] topicConfig.readQueueNums:[{}]", tc.read_queue_nums),
         ));
     }
-    b.offsets.commit(group, topic, queue_id, e.i64("commitOffset")?);
+    b.offsets.commit(&h.consumer_group, topic, queue_id, h.commit_offset);
     ok(req)
 }
 
 pub fn get_max_offset(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let e = Ext::of(req);
-    let offset = b.store.max_offset_in_queue(e.topic("topic")?, e.i32("queueId")?);
-    Ok(success(req).with_ext("offset", offset).into())
+    let h = GetMaxOffsetRequestHeader::decode(req)?;
+    let offset = b.store.max_offset_in_queue(&h.topic, h.queue_id);
+    answer(req, GetMaxOffsetResponseHeader { offset })
 }
 
 pub fn get_min_offset(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let e = Ext::of(req);
-    let offset = b.store.min_offset_in_queue(e.topic("topic")?, e.i32("queueId")?);
-    Ok(success(req).with_ext("offset", offset).into())
+    let h = GetMinOffsetRequestHeader::decode(req)?;
+    let offset = b.store.min_offset_in_queue(&h.topic, h.queue_id);
+    answer(req, GetMinOffsetResponseHeader { offset })
 }
 
 pub fn search_offset_by_timestamp(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let e = Ext::of(req);
-    let offset = b.store.offset_in_queue_by_time(e.topic("topic")?, e.i32("queueId")?, e.i64("timestamp")?);
-    Ok(success(req).with_ext("offset", offset).into())
+    let h = SearchOffsetRequestHeader::decode(req)?;
+    let offset = b.store.offset_in_queue_by_time(&h.topic, h.queue_id, h.timestamp);
+    answer(req, SearchOffsetResponseHeader { offset })
 }
 
 pub fn get_earliest_msg_storetime(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let e = Ext::of(req);
-    let ts = b.store.earliest_message_time(e.topic("topic")?, e.i32("queueId")?);
-    Ok(success(req).with_ext("timestamp", ts).into())
+    let h = GetEarliestMsgStoretimeRequestHeader::decode(req)?;
+    let timestamp = b.store.earliest_message_time(&h.topic, h.queue_id);
+    answer(req, GetEarliestMsgStoretimeResponseHeader { timestamp })
 }

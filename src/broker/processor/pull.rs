@@ -7,7 +7,7 @@ use crate::broker::error::{BrokerError, BrokerResult, FAQ_SUFFIX};
 use crate::broker::filter::MessageFilter;
 use crate::broker::pull_hold::HeldPull;
 use crate::broker::Broker;
-use crate::protocol::header::{pull_sys_flag, PullMessageRequestHeader};
+use crate::protocol::header::{pull_sys_flag, CommandHeader, PullMessageRequestHeader, PullMessageResponseHeader};
 use crate::protocol::heartbeat::SubscriptionData;
 use crate::protocol::perm;
 use crate::remoting::codes::response;
@@ -18,7 +18,7 @@ use crate::store::GetStatus;
 /// PULL_MESSAGE: answered now, or held (`Reply::Now(None)`) and answered by
 /// the held pull's task.
 pub fn pull_message(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let h = PullMessageRequestHeader::from_command(req)?;
+    let h = PullMessageRequestHeader::decode(req)?;
     process_pull(b, conn, req, &h, true).map(Reply::Now)
 }
 
@@ -127,11 +127,13 @@ fn process_pull(
         return Ok(None);
     }
 
-    let mut resp = RemotingCommand::response_to(req, code, Some(got.status.name().to_string()))
-        .with_ext("suggestWhichBrokerId", 0)
-        .with_ext("nextBeginOffset", got.next_begin_offset)
-        .with_ext("minOffset", got.min_offset)
-        .with_ext("maxOffset", got.max_offset);
+    let answer = PullMessageResponseHeader {
+        suggest_which_broker_id: 0,
+        next_begin_offset: got.next_begin_offset,
+        min_offset: got.min_offset,
+        max_offset: got.max_offset,
+    };
+    let mut resp = answer.encode(RemotingCommand::response_to(req, code, Some(got.status.name().to_string())));
     if code == response::SUCCESS {
         resp = resp.with_body(got.body().freeze());
     }

@@ -6,7 +6,7 @@ use bytes::{BufMut, BytesMut};
 use super::success;
 use crate::broker::error::{BrokerError, BrokerResult};
 use crate::broker::Broker;
-use crate::protocol::header::Ext;
+use crate::protocol::header::{CommandHeader, QueryMessageRequestHeader, QueryMessageResponseHeader, ViewMessageRequestHeader};
 use crate::remoting::codes::response;
 use crate::remoting::connection::Reply;
 use crate::remoting::{ConnectionHandle, RemotingCommand};
@@ -16,17 +16,10 @@ const DEFAULT_QUERY_MAX_NUM: i32 = 32;
 const MAX_MSGS_NUM_BATCH: i32 = 64;
 
 pub fn query_message(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let e = Ext::of(req);
-    let topic = e.topic("topic")?;
-    let key = e.str("key")?;
-    let mut max = e.i32("maxNum")?;
-    if e.opt_str("_UNIQUE_KEY_QUERY") == Some("true") {
-        max = DEFAULT_QUERY_MAX_NUM;
-    }
+    let h = QueryMessageRequestHeader::decode(req)?;
+    let max = if h.unique_key_query { DEFAULT_QUERY_MAX_NUM } else { h.max_num };
     let max = max.clamp(1, MAX_MSGS_NUM_BATCH) as usize;
-    let begin = e.i64("beginTimestamp")?;
-    let end = e.i64("endTimestamp")?;
-    let offsets = b.store.query_message_offsets(topic, key, max, begin, end);
+    let offsets = b.store.query_message_offsets(&h.topic, &h.key, max, h.begin_timestamp, h.end_timestamp);
     let mut body = BytesMut::new();
     for off in offsets {
         if let Some(rec) = b.store.raw_record(off) {
@@ -37,15 +30,12 @@ pub fn query_message(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) ->
     if body.is_empty() {
         return Err(BrokerError::new(response::QUERY_NOT_FOUND, "can not find message, maybe time range not correct"));
     }
-    Ok(success(req)
-        .with_ext("indexLastUpdateTimestamp", ts)
-        .with_ext("indexLastUpdatePhyoffset", phy)
-        .with_body(body.freeze())
-        .into())
+    let answer = QueryMessageResponseHeader { index_last_update_timestamp: ts, index_last_update_phyoffset: phy };
+    Ok(answer.encode(success(req)).with_body(body.freeze()).into())
 }
 
 pub fn view_message_by_id(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let offset = Ext::of(req).i64("offset")?;
+    let offset = ViewMessageRequestHeader::decode(req)?.offset;
     match b.store.raw_record(offset) {
         Some(rec) => Ok(success(req).with_body(rec).into()),
         None => Err(BrokerError::new(response::SYSTEM_ERROR, format!("can not find message by the offset, {offset}"))),

@@ -5,7 +5,7 @@
 use super::{ok, random_queue};
 use crate::broker::error::{BrokerError, BrokerResult, FAQ_SUFFIX};
 use crate::broker::Broker;
-use crate::protocol::header::Ext;
+use crate::protocol::header::{CommandHeader, ConsumerSendMsgBackRequestHeader};
 use crate::protocol::message::{property, MessageInner};
 use crate::protocol::{names, perm, topics};
 use crate::remoting::codes::response;
@@ -17,10 +17,8 @@ const V3_4_9: i32 = 121;
 const DLQ_NUMS_PER_GROUP: i32 = 1;
 
 pub fn consumer_send_msg_back(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let e = Ext::of(req);
-    let group = e.group("group")?;
-    let offset = e.i64("offset")?;
-    let mut delay_level = e.i32("delayLevel")?;
+    let h = ConsumerSendMsgBackRequestHeader::decode(req)?;
+    let (group, offset, mut delay_level) = (h.group.as_str(), h.offset, h.delay_level);
     let sub = b.subscription_groups.find(group).ok_or_else(|| {
         BrokerError::new(
             response::SUBSCRIPTION_GROUP_NOT_EXIST,
@@ -61,12 +59,11 @@ pub fn consumer_send_msg_back(b: &Broker, _: &ConnectionHandle, req: &RemotingCo
         props.put(property::RETRY_TOPIC, msg.topic.clone());
     }
     props.remove(property::WAIT_STORE_MSG_OK);
-    let mut max_reconsume_times = sub.retry_max_times;
-    if req.version >= V3_4_9 {
-        if let Some(t) = e.opt_i32("maxReconsumeTimes")? {
-            max_reconsume_times = t;
-        }
-    }
+    // Older clients' maxReconsumeTimes is ignored (decoded, but not used).
+    let max_reconsume_times = match h.max_reconsume_times {
+        Some(t) if req.version >= V3_4_9 => t,
+        _ => sub.retry_max_times,
+    };
     if msg.reconsume_times >= max_reconsume_times || delay_level < 0 {
         topic = topics::dlq_topic(group);
         queue_id = random_queue(DLQ_NUMS_PER_GROUP);

@@ -8,7 +8,7 @@ use crate::broker::error::{BrokerError, BrokerResult, FAQ_SUFFIX};
 use crate::broker::topic_config_manager::describe;
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
-use crate::protocol::header::SendMessageRequestHeader;
+use crate::protocol::header::{CommandHeader, SendMessageRequestHeader, SendMessageResponseHeader};
 use crate::protocol::message::{decode_batch, property, sys_flag, MessageInner, Properties};
 use crate::protocol::topic::TopicConfig;
 use crate::protocol::{perm, topics};
@@ -32,8 +32,9 @@ pub fn send_batch_message(b: &Broker, conn: &ConnectionHandle, req: &RemotingCom
 /// disk, or with FLUSH_DISK_TIMEOUT after `syncFlushTimeout` — that wait runs
 /// beside the connection's next requests.
 fn send(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand, batch: bool) -> BrokerResult<Reply> {
-    let (resp, end_offset) = do_send(b, conn, req, batch)?;
-    if b.store.flush_disk_type() != FlushDiskType::Sync || !waits_for_store(req) {
+    let h = SendMessageRequestHeader::decode(req)?;
+    let (resp, end_offset) = do_send(b, conn, req, &h, batch)?;
+    if b.store.flush_disk_type() != FlushDiskType::Sync || !waits_for_store(&h) {
         return Ok(resp.into());
     }
     let broker = b.arc();
@@ -47,17 +48,23 @@ fn send(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand, batch: bool)
     }))
 }
 
-/// Every send response carries the region and trace switch, success or not.
+/// Every send response carries the region and trace switch, success or not
+/// (extras Java's broker adds beside `SendMessageResponseHeader`).
 pub fn with_send_ext(b: &Broker, resp: RemotingCommand) -> RemotingCommand {
     let cfg = b.cfg();
     resp.with_ext("MSG_REGION", &cfg.region_id).with_ext("TRACE_ON", cfg.trace_on)
 }
 
 /// Stores the message(s); returns the response and the commit log end offset.
-fn do_send(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand, batch: bool) -> BrokerResult<(RemotingCommand, i64)> {
+fn do_send(
+    b: &Broker,
+    conn: &ConnectionHandle,
+    req: &RemotingCommand,
+    h: &SendMessageRequestHeader,
+    batch: bool,
+) -> BrokerResult<(RemotingCommand, i64)> {
     let cfg = b.cfg();
-    let h = SendMessageRequestHeader::from_command(req)?;
-    let tc = msg_check(b, &cfg, conn, &h)?;
+    let tc = msg_check(b, &cfg, conn, h)?;
     let queue_id = if h.queue_id < 0 { random_queue(tc.write_queue_nums) } else { h.queue_id };
     let body = req.body.clone().unwrap_or_default();
     let born_host = conn.remote_addr();
@@ -79,7 +86,7 @@ fn do_send(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand, batch: bo
                 for (k, v) in &batch_props.0 {
                     props.put(k, v.clone());
                 }
-                inner_message(b, &h, queue_id, it.flag, Bytes::copy_from_slice(it.body), props, born_host)
+                inner_message(b, h, queue_id, it.flag, Bytes::copy_from_slice(it.body), props, born_host)
             })
             .collect();
         b.store.put_messages(&msgs)?
@@ -97,17 +104,20 @@ fn do_send(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand, batch: bo
         }
         props.remove(property::WAIT_STORE_MSG_OK);
         props.put(property::CLUSTER, cfg.cluster_name.clone());
-        let mut msg = inner_message(b, &h, queue_id, h.flag, body, props, born_host);
+        let mut msg = inner_message(b, h, queue_id, h.flag, body, props, born_host);
         if prepared {
             msg = b.half_message(msg);
         }
         b.store.put_messages(std::slice::from_ref(&msg))?
     };
     b.stats.on_put(&h.topic, put.msg_ids.len() as u64, (put.end_offset - put.wrote_offset) as u64);
-    let resp = RemotingCommand::response_to(req, response::SUCCESS, None)
-        .with_ext("msgId", put.msg_ids.join(","))
-        .with_ext("queueId", queue_id)
-        .with_ext("queueOffset", put.queue_offset);
+    let answer = SendMessageResponseHeader {
+        msg_id: put.msg_ids.join(","),
+        queue_id,
+        queue_offset: put.queue_offset,
+        transaction_id: None,
+    };
+    let resp = answer.encode(RemotingCommand::response_to(req, response::SUCCESS, None));
     Ok((resp, put.end_offset))
 }
 
@@ -203,9 +213,8 @@ fn refuse_undispatchable(flag: i32) -> BrokerResult<()> {
 }
 
 /// Whether the producer waits for the store (`WAIT` property, default true).
-fn waits_for_store(req: &RemotingCommand) -> bool {
-    let props = req.ext("i").or_else(|| req.ext("properties")).unwrap_or("");
-    Properties::parse(props).get(property::WAIT_STORE_MSG_OK) != Some("false")
+fn waits_for_store(h: &SendMessageRequestHeader) -> bool {
+    Properties::parse(&h.properties).get(property::WAIT_STORE_MSG_OK) != Some("false")
 }
 
 #[cfg(test)]

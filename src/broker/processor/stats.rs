@@ -4,7 +4,7 @@
 use super::success;
 use crate::broker::error::{BrokerError, BrokerResult};
 use crate::broker::Broker;
-use crate::protocol::header::Ext;
+use crate::protocol::header::{CommandHeader, ViewBrokerStatsDataRequestHeader};
 use crate::remoting::codes::response;
 use crate::remoting::connection::Reply;
 use crate::remoting::{ConnectionHandle, RemotingCommand};
@@ -69,9 +69,8 @@ pub fn get_broker_runtime_info(b: &Broker, _: &ConnectionHandle, req: &RemotingC
 }
 
 pub fn view_broker_stats_data(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let e = Ext::of(req);
-    let (name, key) = (e.str("statsName")?, e.str("statsKey")?);
-    match b.stats.stats_data(name, key) {
+    let ViewBrokerStatsDataRequestHeader { stats_name: name, stats_key: key } = ViewBrokerStatsDataRequestHeader::decode(req)?;
+    match b.stats.stats_data(&name, &key) {
         Some(d) => Ok(success(req).with_body(serde_json::to_vec(&d).unwrap()).into()),
         None => Err(BrokerError::new(response::SYSTEM_ERROR, format!("The stats <{name}> <{key}> not exist"))),
     }

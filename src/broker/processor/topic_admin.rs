@@ -11,16 +11,20 @@ use crate::broker::error::{BrokerError, BrokerResult};
 use crate::broker::Broker;
 use crate::protocol::body::TopicConfigSerializeWrapper;
 use crate::protocol::fastjson;
-use crate::protocol::header::Ext;
+use crate::protocol::header::{
+    CommandHeader, CreateTopicRequestHeader, DeleteTopicRequestHeader, GetTopicStatsInfoRequestHeader,
+    QueryTopicConsumeByWhoRequestHeader,
+};
 use crate::protocol::topic::TopicConfig;
 use crate::remoting::codes::response;
 use crate::remoting::connection::Reply;
 use crate::remoting::{ConnectionHandle, RemotingCommand};
 
 /// UPDATE_AND_CREATE_TOPIC (`AdminBrokerProcessor.updateAndCreateTopic`).
+/// Every header field (`perm` too) is decoded before the checks.
 pub fn update_and_create_topic(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let e = Ext::of(req);
-    let topic = e.topic("topic")?;
+    let h = CreateTopicRequestHeader::decode(req)?;
+    let topic = h.topic.as_str();
     validate_topic(topic)?;
     if b.topics.is_system_topic(topic) {
         return Err(BrokerError::new(
@@ -28,7 +32,7 @@ pub fn update_and_create_topic(b: &Broker, _: &ConnectionHandle, req: &RemotingC
             format!("The topic[{topic}] is conflict with system topic."),
         ));
     }
-    let (read, write) = (e.i32("readQueueNums")?, e.i32("writeQueueNums")?);
+    let (read, write) = (h.read_queue_nums, h.write_queue_nums);
     let max = b.cfg().max_queue_nums_per_topic;
     if !(1..=max).contains(&read) || !(1..=max).contains(&write) {
         // Every queue costs files and a slot in every route: zero would
@@ -38,10 +42,10 @@ pub fn update_and_create_topic(b: &Broker, _: &ConnectionHandle, req: &RemotingC
             format!("readQueueNums[{read}] and writeQueueNums[{write}] must be between 1 and {max} (maxQueueNumsPerTopic)"),
         ));
     }
-    let mut tc = TopicConfig::new(topic, read, write, e.i32("perm")?);
-    tc.topic_filter_type = e.opt_str("topicFilterType").unwrap_or("SINGLE_TAG").to_string();
-    tc.topic_sys_flag = e.opt_i32("topicSysFlag")?.unwrap_or(0);
-    tc.order = e.bool_or("order", false);
+    let mut tc = TopicConfig::new(topic, read, write, h.perm);
+    tc.topic_filter_type = h.topic_filter_type.clone();
+    tc.topic_sys_flag = h.topic_sys_flag;
+    tc.order = h.order;
     tracing::info!(topic, read = tc.read_queue_nums, write = tc.write_queue_nums, perm = tc.perm, "topic created or updated");
     b.topics.update(tc)?;
     b.trigger_register();
@@ -49,7 +53,7 @@ pub fn update_and_create_topic(b: &Broker, _: &ConnectionHandle, req: &RemotingC
 }
 
 pub fn delete_topic_in_broker(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let topic = Ext::of(req).topic("topic")?;
+    let topic = &DeleteTopicRequestHeader::decode(req)?.topic;
     validate_topic(topic)?;
     if b.topics.is_system_topic(topic) {
         return Err(BrokerError::new(response::SYSTEM_ERROR, format!("The topic[{topic}] is conflict with system topic.")));
@@ -69,7 +73,7 @@ pub fn get_all_topic_config(b: &Broker, _: &ConnectionHandle, req: &RemotingComm
 }
 
 pub fn get_topic_stats_info(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let topic = Ext::of(req).topic("topic")?;
+    let topic = &GetTopicStatsInfoRequestHeader::decode(req)?.topic;
     let tc = b
         .topics
         .get(topic)
@@ -87,7 +91,7 @@ pub fn get_topic_stats_info(b: &Broker, _: &ConnectionHandle, req: &RemotingComm
 }
 
 pub fn query_topic_consume_by_who(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let topic = Ext::of(req).topic("topic")?;
+    let topic = &QueryTopicConsumeByWhoRequestHeader::decode(req)?.topic;
     let mut groups: BTreeSet<String> = b.consumers.groups_subscribed_to(topic).into_iter().collect();
     groups.extend(b.offsets.topic_groups().into_iter().filter(|(t, _)| t == topic).map(|(_, g)| g));
     let body = json!({"groupList": groups});

@@ -6,7 +6,7 @@ use super::ok;
 use crate::broker::error::{BrokerError, BrokerResult};
 use crate::broker::transaction::uniq_key;
 use crate::broker::Broker;
-use crate::protocol::header::Ext;
+use crate::protocol::header::{CommandHeader, EndTransactionRequestHeader};
 use crate::protocol::message::{property, sys_flag, MessageExt, MessageInner};
 use crate::protocol::topics;
 use crate::remoting::codes::response;
@@ -15,12 +15,10 @@ use crate::remoting::{ConnectionHandle, RemotingCommand};
 
 /// END_TRANSACTION (usually oneway from the producer).
 pub fn end_transaction(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
-    let e = Ext::of(req);
-    let group = e.group("producerGroup")?;
-    let table_offset = e.i64("tranStateTableOffset")?;
-    let commit_log_offset = e.i64("commitLogOffset")?;
-    let kind = e.i32("commitOrRollback")?;
-    let from_check = e.bool_or("fromTransactionCheck", false);
+    let h = EndTransactionRequestHeader::decode(req)?;
+    let group = h.producer_group.as_str();
+    let (table_offset, commit_log_offset) = (h.tran_state_table_offset, h.commit_log_offset);
+    let (kind, from_check) = (h.commit_or_rollback, h.from_transaction_check);
     if kind != sys_flag::TRANSACTION_COMMIT && kind != sys_flag::TRANSACTION_ROLLBACK {
         tracing::debug!(group, from_check, "transaction state unknown; waiting for a check");
         return ok(req);
