@@ -105,7 +105,12 @@ async fn start_broker(cfg: BrokerConfig) -> Result<Arc<Broker>, Box<dyn std::err
     let broker = Broker::open(cfg)?;
     let processor = broker.processor();
     tokio::spawn(serve(main, processor.clone(), budget.clone()));
-    tokio::spawn(serve(fast, processor, budget));
+    tokio::spawn(serve(fast, processor, budget.clone()));
+    if broker.cfg().metrics_port != 0 {
+        let addr = format!("{}:{}", broker.cfg().metrics_listen_address, broker.cfg().metrics_port);
+        let at = ferromq::broker::metrics::serve(&addr, ferromq::broker::metrics::registry(&broker, Some(budget)))?;
+        println!("Prometheus metrics on http://{at}/metrics");
+    }
     if !broker.register_all().await && !broker.cfg().namesrv_addrs.is_empty() {
         tracing::warn!("no name server accepted the registration yet; retrying every period");
     }

@@ -11,7 +11,25 @@ use crate::remoting::RemotingCommand;
 
 /// Hooks in the order requests meet them.
 pub fn standard(broker: &Arc<Broker>) -> Vec<Arc<dyn RequestHook>> {
-    vec![Arc::new(RequestLog { slow: Duration::from_secs(1) }), Arc::new(PutStats { broker: Arc::downgrade(broker) })]
+    vec![
+        Arc::new(RequestLog { slow: Duration::from_secs(1) }),
+        Arc::new(PutStats { broker: Arc::downgrade(broker) }),
+        Arc::new(Latency { metrics: broker.metrics.clone() }),
+    ]
+}
+
+/// The request latency histogram of the metrics endpoint, per request code
+/// (answered requests only: oneway ones have no latency to speak of).
+struct Latency {
+    metrics: super::metrics::RequestMetrics,
+}
+
+impl RequestHook for Latency {
+    fn after(&self, ctx: &RequestContext, resp: Option<&RemotingCommand>) {
+        if resp.is_some() {
+            self.metrics.observe(ctx.code, ctx.elapsed().as_secs_f64());
+        }
+    }
 }
 
 /// Send latency and failures, as the Java broker's `putMessageDistributeTime`

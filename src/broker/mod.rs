@@ -7,6 +7,7 @@ pub mod error;
 pub mod filter;
 pub mod hooks;
 pub mod lock_manager;
+pub mod metrics;
 pub mod offset_manager;
 pub mod processor;
 pub mod pull_hold;
@@ -49,6 +50,7 @@ pub struct Broker {
     pub producers: ProducerManager,
     pub pull_hold: Arc<PullRequestHoldService>,
     pub stats: stats::BrokerStats,
+    pub metrics: metrics::RequestMetrics,
     pub store_host: SocketAddr,
     namesrv_client: RemotingClient,
     /// Data version of the configuration, bumped by UPDATE_BROKER_CONFIG.
@@ -91,6 +93,7 @@ impl Broker {
             producers: ProducerManager::default(),
             pull_hold,
             stats: Default::default(),
+            metrics: Default::default(),
             store_host,
             namesrv_client: RemotingClient::default(),
             register_now: tokio::sync::Notify::new(),

@@ -59,6 +59,8 @@ impl Ring {
 
 /// Minute, hour and day windows of one key (`StatsItem`'s three snapshots).
 struct StatsItem {
+    /// Everything ever added, for the Prometheus counters.
+    total: u64,
     seconds: Ring,
     minutes: Ring,
     hours: Ring,
@@ -66,12 +68,13 @@ struct StatsItem {
 
 impl Default for StatsItem {
     fn default() -> Self {
-        StatsItem { seconds: Ring::new(1, 60), minutes: Ring::new(60, 60), hours: Ring::new(3600, 24) }
+        StatsItem { total: 0, seconds: Ring::new(1, 60), minutes: Ring::new(60, 60), hours: Ring::new(3600, 24) }
     }
 }
 
 impl StatsItem {
     fn add(&mut self, sec: u64, value: u64) {
+        self.total += value;
         self.seconds.add(sec, value);
         self.minutes.add(sec, value);
         self.hours.add(sec, value);
@@ -121,10 +124,41 @@ impl Items {
         }
     }
 
+    /// (key, total, tps over the last minute) of every item of one stats name.
+    fn list(&self, name: &str, now: u64) -> Vec<(String, u64, f64)> {
+        let mut out = Vec::new();
+        for shard in &self.shards {
+            let shard = shard.lock().unwrap();
+            if let Some(by_key) = shard.get(name) {
+                out.extend(by_key.iter().map(|(k, i)| (k.clone(), i.total, i.window(now, 60).1)));
+            }
+        }
+        out
+    }
+
     fn with<T>(&self, name: &str, key: &str, f: impl FnOnce(&StatsItem) -> T) -> Option<T> {
         let shard = self.shard(key).lock().unwrap();
         shard.get(name)?.get(key).map(f)
     }
+}
+
+/// Broker-wide counters and TPS (10 s, 60 s, 600 s) at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct StatsSnapshot {
+    pub put_total: u64,
+    pub put_size_total: u64,
+    pub put_failed: u64,
+    pub get_transferred: u64,
+    pub put_time_max_ms: u64,
+    /// Counts per `PUT_TIME_DESC` bucket.
+    pub put_time_buckets: [u64; 13],
+    pub put_latency_99: f64,
+    pub put_latency_999: f64,
+    pub put_tps: [f64; 3],
+    pub get_found_tps: [f64; 3],
+    pub get_miss_tps: [f64; 3],
+    pub get_total_tps: [f64; 3],
+    pub get_transferred_tps: [f64; 3],
 }
 
 pub struct BrokerStats {
@@ -235,16 +269,49 @@ impl BrokerStats {
         }
     }
 
-    /// "tps10 tps60 tps600" for one counter of the samples.
-    fn tps(&self, pick: fn(&(u64, u64, u64, u64, u64)) -> u64) -> String {
+    /// [tps10, tps60, tps600] for one counter of the samples.
+    fn tps_values(&self, pick: fn(&(u64, u64, u64, u64, u64)) -> u64) -> [f64; 3] {
         let samples = self.samples.lock().unwrap();
-        let Some(last) = samples.back() else { return "0.00 0.00 0.00".into() };
+        let Some(last) = samples.back() else { return [0.0; 3] };
         let at = |secs: u64| {
             let first = samples.iter().find(|s| s.0 + secs >= last.0).unwrap_or(last);
             let span = (last.0 - first.0).max(1) as f64;
             (pick(last) - pick(first)) as f64 / span
         };
-        format!("{:.2} {:.2} {:.2}", at(10), at(60), at(600))
+        [at(10), at(60), at(600)]
+    }
+
+    /// "tps10 tps60 tps600" for one counter of the samples.
+    fn tps(&self, pick: fn(&(u64, u64, u64, u64, u64)) -> u64) -> String {
+        let [a, b, c] = self.tps_values(pick);
+        format!("{a:.2} {b:.2} {c:.2}")
+    }
+
+    /// (key, total, tps over the last minute) of every `TOPIC_PUT_NUMS`,
+    /// `TOPIC_PUT_SIZE`, `GROUP_GET_NUMS` or `GROUP_GET_SIZE` item
+    /// (group keys are `topic@group`).
+    pub fn items(&self, name: &str) -> Vec<(String, u64, f64)> {
+        self.items.list(name, self.now_sec())
+    }
+
+    /// Broker-wide numbers for the metrics endpoint.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let bucket = |i: usize| self.put_time_buckets[i].load(Ordering::Relaxed);
+        StatsSnapshot {
+            put_total: self.put_total.load(Ordering::Relaxed),
+            put_size_total: self.put_size_total.load(Ordering::Relaxed),
+            put_failed: self.put_failed.load(Ordering::Relaxed),
+            get_transferred: self.get_transferred.load(Ordering::Relaxed),
+            put_time_max_ms: self.put_time_max_ms.load(Ordering::Relaxed),
+            put_time_buckets: std::array::from_fn(bucket),
+            put_latency_99: self.put_latency(0.99),
+            put_latency_999: self.put_latency(0.999),
+            put_tps: self.tps_values(|s| s.1),
+            get_found_tps: self.tps_values(|s| s.2),
+            get_miss_tps: self.tps_values(|s| s.3),
+            get_total_tps: self.tps_values(|s| s.2 + s.3),
+            get_transferred_tps: self.tps_values(|s| s.4),
+        }
     }
 
     pub fn put_tps(&self) -> String {
@@ -346,5 +413,10 @@ mod tests {
         let info: HashMap<_, _> = s.runtime_info().into_iter().collect();
         assert_eq!(info["putMessageTimesTotal"], "15");
         assert_eq!(info["putTps"].split(' ').count(), 3);
+        let puts = s.items(TOPIC_PUT_NUMS);
+        assert_eq!(puts.len(), 1);
+        assert_eq!((puts[0].0.as_str(), puts[0].1), ("T", 15));
+        assert_eq!(s.items(GROUP_GET_NUMS)[0].1, 7);
+        assert_eq!(s.snapshot().put_total, 15);
     }
 }
