@@ -151,6 +151,30 @@ mod tests {
         assert!(h.check_names().is_ok());
     }
 
+    /// What rocketmq-client-go v2 sends: its sets are JSON arrays of strings
+    /// (`codeSet` too), sorted; the consumer type is a string.
+    #[test]
+    fn parses_a_go_heartbeat() {
+        let body = br#"{"clientID":"127.0.0.1@4242#1234567890","producerDataSet":[],"consumerDataSet":[{"groupName":"G","consumeType":"CONSUME_PASSIVELY","messageModel":"Clustering","consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET","subscriptionDataSet":[{"classFilterMode":false,"topic":"T","subString":"TagA || TagB","tagsSet":["TagA","TagB"],"codeSet":["2598919","2598920"],"subVersion":1700000000000,"expressionType":"TAG"},{"classFilterMode":false,"topic":"%RETRY%G","subString":"*","tagsSet":[],"codeSet":[],"subVersion":1700000000001,"expressionType":"TAG"}],"unitMode":false}]}"#;
+        let h: HeartbeatData = crate::protocol::fastjson::parse(body).unwrap();
+        let sub = &h.consumer_data_set[0].subscription_data_set[0];
+        assert_eq!(sub.code_set, vec![2598919, 2598920]);
+        assert!(sub.matches_tags_code(java_string_hash("TagA") as i64));
+        assert!(!sub.matches_tags_code(java_string_hash("TagC") as i64));
+        assert_eq!(h.consumer_data_set[0].subscription_data_set[1].code_set, Vec::<i32>::new());
+        assert!(h.check_names().is_ok());
+    }
+
+    #[test]
+    fn heartbeat_numbers_and_booleans_as_strings() {
+        let body = br#"{"clientID":12,"consumerDataSet":[{"groupName":"G","unitMode":"false","subscriptionDataSet":[{"classFilterMode":"0","codeSet":null,"expressionType":null,"subString":"*","subVersion":"17","tagsSet":null,"topic":"T"}]}],"producerDataSet":null}"#;
+        let h: HeartbeatData = crate::protocol::fastjson::parse(body).unwrap();
+        assert_eq!(h.client_id, "12");
+        let sub = &h.consumer_data_set[0].subscription_data_set[0];
+        assert_eq!((sub.sub_version, sub.class_filter_mode, sub.expression_type.as_str()), (17, false, "TAG"));
+        assert!(h.producer_data_set.is_empty());
+    }
+
     #[test]
     fn names_in_a_heartbeat_are_checked() {
         let bad_group = br#"{"clientID":"c","consumerDataSet":[{"groupName":"../x","subscriptionDataSet":[]}]}"#;
