@@ -151,11 +151,12 @@ mod tests {
         assert!(h.check_names().is_ok());
     }
 
-    /// What rocketmq-client-go v2 sends: its sets are JSON arrays of strings
-    /// (`codeSet` too), sorted; the consumer type is a string.
+    /// What rocketmq-client-go v2.1.2 sends (captured from its debug log):
+    /// its sets are JSON arrays of strings, `codeSet` too; `subVersion` is
+    /// in nanoseconds; field order differs.
     #[test]
     fn parses_a_go_heartbeat() {
-        let body = br#"{"clientID":"127.0.0.1@4242#1234567890","producerDataSet":[],"consumerDataSet":[{"groupName":"G","consumeType":"CONSUME_PASSIVELY","messageModel":"Clustering","consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET","subscriptionDataSet":[{"classFilterMode":false,"topic":"T","subString":"TagA || TagB","tagsSet":["TagA","TagB"],"codeSet":["2598919","2598920"],"subVersion":1700000000000,"expressionType":"TAG"},{"classFilterMode":false,"topic":"%RETRY%G","subString":"*","tagsSet":[],"codeSet":[],"subVersion":1700000000001,"expressionType":"TAG"}],"unitMode":false}]}"#;
+        let body = br#"{"clientID":"192.0.2.2@8811","producerDataSet":[{"groupName":"P"}],"consumerDataSet":[{"groupName":"G","consumeType":"CONSUME_PASSIVELY","messageModel":"CLUSTERING","consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET","subscriptionDataSet":[{"classFilterMode":false,"topic":"T","subString":"TagA || TagB","tagsSet":["TagA","TagB"],"codeSet":["2598919","2598920"],"subVersion":1796527605235259359,"expressionType":"TAG"},{"classFilterMode":false,"topic":"%RETRY%G","subString":"*","tagsSet":[],"codeSet":[],"subVersion":1796527605235451385,"expressionType":"TAG"}],"unitMode":false}]}"#;
         let h: HeartbeatData = crate::protocol::fastjson::parse(body).unwrap();
         let sub = &h.consumer_data_set[0].subscription_data_set[0];
         assert_eq!(sub.code_set, vec![2598919, 2598920]);
