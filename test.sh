@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test ferromq has: Rust unit tests, the golden vectors from the
-# real Java library, then the Java interop suite (real RocketMQ clients
-# against a real ferromq process) on client 4.9.7 and again on 4.3.0.
+# real Java library, the Go client test (go-interop/: rocketmq-client-go v2
+# against a real ferromq process), then the Java interop suite (real
+# RocketMQ clients against a real ferromq process) on client 4.9.7 and again
+# on 4.3.0.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 cargo build --release --locked
 cargo test --release --locked
+
+echo "== Go interop test, rocketmq-client-go v2 =="
+(cd go-interop && FERROMQ_BIN="$PWD/../target/release/ferromq" go test -count=1 ./...)
 
 for version in 4.9.7 4.3.0; do
   echo "== Java interop suite, rocketmq-client ${version} =="

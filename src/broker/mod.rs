@@ -184,7 +184,12 @@ impl RequestProcessor for Broker {
         let Some(route) = processor::route(req.code) else {
             return not_supported(&req).into();
         };
-        let reply = (route.handle)(self, conn, &req).unwrap_or_else(|e| e.into_response(&req, &self.cfg()).into());
+        let reply = (route.handle)(self, conn, &req).unwrap_or_else(|e| {
+            if let error::BrokerError::Protocol(why) = &e {
+                tracing::warn!(code = req.code, peer = %conn.remote_addr(), "rejected request: {why}");
+            }
+            e.into_response(&req, &self.cfg()).into()
+        });
         let Some(finish) = route.finish else { return reply };
         match reply {
             Reply::Now(resp) => Reply::Now(resp.map(|r| finish(self, r))),

@@ -44,6 +44,20 @@ impl Broker {
         any
     }
 
+    /// Registers with every name server now and waits for the answers, at
+    /// most `limit`: a send that created its topic is answered after this,
+    /// as Apache's broker registers before answering, so a consumer started
+    /// right after the first send finds the route.
+    pub async fn register_and_wait(&self, limit: Duration) -> bool {
+        match tokio::time::timeout(limit, self.register_all()).await {
+            Ok(any) => any,
+            Err(_) => {
+                tracing::warn!("register broker did not complete within {} ms; answering anyway", limit.as_millis());
+                false
+            }
+        }
+    }
+
     pub async fn unregister_all(&self) {
         for addr in &self.cfg().namesrv_addrs {
             let cfg = self.cfg();

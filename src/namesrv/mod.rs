@@ -60,7 +60,14 @@ impl RequestProcessor for Namesrv {
         let Some(handle) = processor::handler(req.code) else {
             return not_supported(&req).into();
         };
-        handle(self, conn, &req).unwrap_or_else(|e| e.into_response(&req)).into()
+        handle(self, conn, &req)
+            .unwrap_or_else(|e| {
+                if let processor::NamesrvError::Protocol(why) = &e {
+                    tracing::warn!(code = req.code, peer = %conn.remote_addr(), "rejected request: {why}");
+                }
+                e.into_response(&req)
+            })
+            .into()
     }
 
     fn on_close(&self, conn: &ConnectionHandle) {

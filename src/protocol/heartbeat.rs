@@ -151,6 +151,31 @@ mod tests {
         assert!(h.check_names().is_ok());
     }
 
+    /// What rocketmq-client-go v2.1.2 sends (captured from its debug log):
+    /// its sets are JSON arrays of strings, `codeSet` too; `subVersion` is
+    /// in nanoseconds; field order differs.
+    #[test]
+    fn parses_a_go_heartbeat() {
+        let body = br#"{"clientID":"192.0.2.2@8811","producerDataSet":[{"groupName":"P"}],"consumerDataSet":[{"groupName":"G","consumeType":"CONSUME_PASSIVELY","messageModel":"CLUSTERING","consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET","subscriptionDataSet":[{"classFilterMode":false,"topic":"T","subString":"TagA || TagB","tagsSet":["TagA","TagB"],"codeSet":["2598919","2598920"],"subVersion":1796527605235259359,"expressionType":"TAG"},{"classFilterMode":false,"topic":"%RETRY%G","subString":"*","tagsSet":[],"codeSet":[],"subVersion":1796527605235451385,"expressionType":"TAG"}],"unitMode":false}]}"#;
+        let h: HeartbeatData = crate::protocol::fastjson::parse(body).unwrap();
+        let sub = &h.consumer_data_set[0].subscription_data_set[0];
+        assert_eq!(sub.code_set, vec![2598919, 2598920]);
+        assert!(sub.matches_tags_code(java_string_hash("TagA") as i64));
+        assert!(!sub.matches_tags_code(java_string_hash("TagC") as i64));
+        assert_eq!(h.consumer_data_set[0].subscription_data_set[1].code_set, Vec::<i32>::new());
+        assert!(h.check_names().is_ok());
+    }
+
+    #[test]
+    fn heartbeat_numbers_and_booleans_as_strings() {
+        let body = br#"{"clientID":12,"consumerDataSet":[{"groupName":"G","unitMode":"false","subscriptionDataSet":[{"classFilterMode":"0","codeSet":null,"expressionType":null,"subString":"*","subVersion":"17","tagsSet":null,"topic":"T"}]}],"producerDataSet":null}"#;
+        let h: HeartbeatData = crate::protocol::fastjson::parse(body).unwrap();
+        assert_eq!(h.client_id, "12");
+        let sub = &h.consumer_data_set[0].subscription_data_set[0];
+        assert_eq!((sub.sub_version, sub.class_filter_mode, sub.expression_type.as_str()), (17, false, "TAG"));
+        assert!(h.producer_data_set.is_empty());
+    }
+
     #[test]
     fn names_in_a_heartbeat_are_checked() {
         let bad_group = br#"{"clientID":"c","consumerDataSet":[{"groupName":"../x","subscriptionDataSet":[]}]}"#;

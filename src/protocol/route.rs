@@ -100,6 +100,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn route_reads_numbers_as_strings() {
+        let body = br#"{"brokerDatas":[{"brokerAddrs":{"0":"127.0.0.1:10911"},"brokerName":"b","cluster":"C"}],"filterServerTable":null,"orderTopicConf":null,"queueDatas":[{"brokerName":"b","perm":"6","readQueueNums":"4","topicSynFlag":"1","writeQueueNums":"4"}]}"#;
+        let r: TopicRouteData = fastjson::parse(body).unwrap();
+        assert_eq!(r.broker_datas[0].master_addr(), Some("127.0.0.1:10911"));
+        let q = &r.queue_datas[0];
+        assert_eq!((q.perm, q.read_queue_nums, q.write_queue_nums, q.topic_sys_flag), (6, 4, 4, 1));
+        let c: ClusterInfo = fastjson::parse(br#"{"brokerAddrTable":{"b":{"brokerAddrs":{0:"x"},"brokerName":"b","cluster":"C"}},"clusterAddrTable":{"C":["b"]}}"#).unwrap();
+        assert_eq!(c.broker_addr_table["b"].master_addr(), Some("x"));
+    }
+
+    #[test]
     fn route_json_is_what_fastjson_writes() {
         let r = TopicRouteData {
             broker_datas: vec![BrokerData {

@@ -64,3 +64,17 @@ impl DataVersion {
         self.timestamp = now_ms;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::fastjson;
+
+    #[test]
+    fn topic_config_reads_numbers_and_booleans_as_strings() {
+        let t: TopicConfig = fastjson::parse(br#"{"topicName":"T","order":"1","perm":"4","readQueueNums":"8","writeQueueNums":8.0,"topicSynFlag":"2","topicFilterType":null}"#).unwrap();
+        assert_eq!(t, TopicConfig { order: true, topic_sys_flag: 2, ..TopicConfig::new("T", 8, 8, 4) });
+        let d: DataVersion = fastjson::parse(br#"{"counter":"5","timestamp":null,"stateVersion":0}"#).unwrap();
+        assert_eq!(d, DataVersion { counter: 5, timestamp: 0 });
+    }
+}

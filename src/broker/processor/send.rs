@@ -1,6 +1,8 @@
 //! SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE
 //! (`SendMessageProcessor`).
 
+use std::time::Duration;
+
 use bytes::Bytes;
 
 use super::{random_queue, validate_topic};
@@ -27,25 +29,48 @@ pub fn send_batch_message(b: &Broker, conn: &ConnectionHandle, req: &RemotingCom
     send(b, conn, req, true)
 }
 
+/// How long a send that created its topic waits for the name servers to
+/// take the new route before it is answered anyway.
+const REGISTER_NEW_TOPIC_WAIT: Duration = Duration::from_secs(3);
+
 /// The message is put in arrival order; with SYNC_FLUSH, a send that waits
 /// for its store (the client's default) is answered once its bytes are on
-/// disk, or with FLUSH_DISK_TIMEOUT after `syncFlushTimeout` — that wait runs
-/// beside the connection's next requests.
+/// disk, or with FLUSH_DISK_TIMEOUT after `syncFlushTimeout`. A send that
+/// created its topic is answered once the name servers have the new route
+/// (at most `REGISTER_NEW_TOPIC_WAIT`). Both waits run beside the
+/// connection's next requests.
 fn send(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand, batch: bool) -> BrokerResult<Reply> {
     let h = SendMessageRequestHeader::decode(req)?;
-    let (resp, end_offset) = do_send(b, conn, req, &h, batch)?;
-    if b.store.flush_disk_type() != FlushDiskType::Sync || !waits_for_store(&h) {
-        return Ok(resp.into());
+    let sent = do_send(b, conn, req, &h, batch)?;
+    let wait_flush = b.store.flush_disk_type() == FlushDiskType::Sync && waits_for_store(&h);
+    if !wait_flush && !sent.created_topic {
+        return Ok(sent.resp.into());
     }
     let broker = b.arc();
     Ok(Reply::later(async move {
-        let mut resp = resp;
-        if !broker.store.wait_flushed(end_offset).await {
+        let Sent { mut resp, end_offset, created_topic } = sent;
+        let register = async {
+            if created_topic {
+                broker.register_and_wait(REGISTER_NEW_TOPIC_WAIT).await;
+            }
+        };
+        let flushed = async { !wait_flush || broker.store.wait_flushed(end_offset).await };
+        let ((), flushed) = tokio::join!(register, flushed);
+        if !flushed {
             tracing::warn!(end_offset, "flush did not complete within syncFlushTimeout");
             resp.code = response::FLUSH_DISK_TIMEOUT;
         }
         Some(resp)
     }))
+}
+
+/// What `do_send` did.
+struct Sent {
+    resp: RemotingCommand,
+    /// The commit log end offset after the put.
+    end_offset: i64,
+    /// The send created its topic (the name servers don't know it yet).
+    created_topic: bool,
 }
 
 /// Every send response carries the region and trace switch, success or not
@@ -55,16 +80,10 @@ pub fn with_send_ext(b: &Broker, resp: RemotingCommand) -> RemotingCommand {
     resp.with_ext("MSG_REGION", &cfg.region_id).with_ext("TRACE_ON", cfg.trace_on)
 }
 
-/// Stores the message(s); returns the response and the commit log end offset.
-fn do_send(
-    b: &Broker,
-    conn: &ConnectionHandle,
-    req: &RemotingCommand,
-    h: &SendMessageRequestHeader,
-    batch: bool,
-) -> BrokerResult<(RemotingCommand, i64)> {
+/// Stores the message(s).
+fn do_send(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand, h: &SendMessageRequestHeader, batch: bool) -> BrokerResult<Sent> {
     let cfg = b.cfg();
-    let tc = msg_check(b, &cfg, conn, h)?;
+    let (tc, created_topic) = msg_check(b, &cfg, conn, h)?;
     let queue_id = if h.queue_id < 0 { random_queue(tc.write_queue_nums) } else { h.queue_id };
     let body = req.body.clone().unwrap_or_default();
     let born_host = conn.remote_addr();
@@ -118,7 +137,7 @@ fn do_send(
         transaction_id: None,
     };
     let resp = answer.encode(RemotingCommand::response_to(req, response::SUCCESS, None));
-    Ok((resp, put.end_offset))
+    Ok(Sent { resp, end_offset: put.end_offset, created_topic })
 }
 
 fn inner_message(
@@ -145,8 +164,14 @@ fn inner_message(
     }
 }
 
-/// `AbstractSendMessageProcessor.msgCheck`.
-fn msg_check(b: &Broker, cfg: &BrokerConfig, conn: &ConnectionHandle, h: &SendMessageRequestHeader) -> BrokerResult<TopicConfig> {
+/// `AbstractSendMessageProcessor.msgCheck`; also says whether it created the
+/// topic.
+fn msg_check(
+    b: &Broker,
+    cfg: &BrokerConfig,
+    conn: &ConnectionHandle,
+    h: &SendMessageRequestHeader,
+) -> BrokerResult<(TopicConfig, bool)> {
     if !perm::writeable(cfg.broker_permission) {
         return Err(BrokerError::new(
             response::NO_PERMISSION,
@@ -160,8 +185,8 @@ fn msg_check(b: &Broker, cfg: &BrokerConfig, conn: &ConnectionHandle, h: &SendMe
             format!("Sending message to topic[{}] is forbidden.", h.topic),
         ));
     }
-    let tc = match b.topics.get(&h.topic) {
-        Some(tc) => tc,
+    let (tc, created) = match b.topics.get(&h.topic) {
+        Some(tc) => (tc, false),
         None => {
             tracing::warn!(topic = %h.topic, producer = %conn.remote_addr(), "the topic does not exist");
             let auto_key = h.default_topic == topics::AUTO_CREATE_TOPIC_KEY || h.default_topic == topics::AUTO_CREATE_TOPIC_KEY_4_3;
@@ -177,8 +202,10 @@ fn msg_check(b: &Broker, cfg: &BrokerConfig, conn: &ConnectionHandle, h: &SendMe
             }
             match created {
                 Some(tc) => {
+                    // The send registers and waits; this covers a send
+                    // refused below (its topic exists all the same).
                     b.trigger_register();
-                    tc
+                    (tc, true)
                 }
                 None => {
                     return Err(BrokerError::new(
@@ -195,7 +222,7 @@ fn msg_check(b: &Broker, cfg: &BrokerConfig, conn: &ConnectionHandle, h: &SendMe
             format!("request queueId[{}] is illegal, {} Producer: {}", h.queue_id, describe(&tc), conn.remote_addr()),
         ));
     }
-    Ok(tc)
+    Ok((tc, created))
 }
 
 /// A sysFlag of a prepared or rolled-back transaction on a message that is not
