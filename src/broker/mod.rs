@@ -26,6 +26,7 @@ use crate::config::BrokerConfig;
 use crate::remoting::client::RemotingClient;
 use crate::remoting::connection::{not_supported, ConnectionHandle, Reply, RequestProcessor};
 use crate::remoting::hook::Hooked;
+use crate::remoting::limits::LogBudget;
 use crate::remoting::RemotingCommand;
 use crate::store::{MessageStore, StoreError};
 use client_manager::{notify_consumer_ids_changed, ConsumerManager, ProducerManager};
@@ -176,6 +177,8 @@ impl Broker {
     }
 }
 
+static REJECT_LOG: LogBudget = LogBudget::new(20);
+
 impl RequestProcessor for Broker {
     /// Looks the code up in the table and runs its handler. Here, and only
     /// here, an unknown code is answered and a handler's error becomes its
@@ -186,7 +189,9 @@ impl RequestProcessor for Broker {
         };
         let reply = (route.handle)(self, conn, &req).unwrap_or_else(|e| {
             if let error::BrokerError::Protocol(why) = &e {
-                tracing::warn!(code = req.code, peer = %conn.remote_addr(), "rejected request: {why}");
+                if let Some(suppressed) = REJECT_LOG.allow() {
+                    tracing::warn!(code = req.code, peer = %conn.remote_addr(), suppressed, "rejected request: {why}");
+                }
             }
             e.into_response(&req, &self.cfg()).into()
         });

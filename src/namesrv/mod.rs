@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::config::NamesrvConfig;
 use crate::remoting::connection::{not_supported, ConnectionHandle, Reply, RequestProcessor};
+use crate::remoting::limits::LogBudget;
 use crate::remoting::hook::{Hooked, RequestLog};
 use crate::remoting::RemotingCommand;
 use kv_config::KvConfigManager;
@@ -55,6 +56,8 @@ impl Namesrv {
     }
 }
 
+static REJECT_LOG: LogBudget = LogBudget::new(20);
+
 impl RequestProcessor for Namesrv {
     async fn process(&self, conn: &ConnectionHandle, req: RemotingCommand) -> Reply {
         let Some(handle) = processor::handler(req.code) else {
@@ -63,7 +66,9 @@ impl RequestProcessor for Namesrv {
         handle(self, conn, &req)
             .unwrap_or_else(|e| {
                 if let processor::NamesrvError::Protocol(why) = &e {
-                    tracing::warn!(code = req.code, peer = %conn.remote_addr(), "rejected request: {why}");
+                    if let Some(suppressed) = REJECT_LOG.allow() {
+                        tracing::warn!(code = req.code, peer = %conn.remote_addr(), suppressed, "rejected request: {why}");
+                    }
                 }
                 e.into_response(&req)
             })

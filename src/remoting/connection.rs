@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 
 use super::codes::response;
 use super::frame::{frame_len, parse_frame};
-use super::limits::{Budget, ConnectionSlot};
+use super::limits::{Budget, ConnectionSlot, LogBudget};
 use super::{RemotingCommand, RemotingError};
 
 /// What a processor makes of one request.
@@ -66,7 +66,10 @@ pub trait RequestProcessor: Send + Sync + 'static {
 
 /// The answer the Java side gives to a request code it has no processor for.
 pub fn not_supported(req: &RemotingCommand) -> RemotingCommand {
-    tracing::warn!(code = req.code, "request code not supported");
+    static LOG: LogBudget = LogBudget::new(20);
+    if let Some(suppressed) = LOG.allow() {
+        tracing::warn!(code = req.code, suppressed, "request code not supported");
+    }
     RemotingCommand::response_to(
         req,
         response::REQUEST_CODE_NOT_SUPPORTED,
@@ -286,7 +289,10 @@ pub fn spawn_connection<P: RequestProcessor>(
     tokio::spawn(async move {
         let _slot = slot;
         if let Err(e) = read_loop(rd, &conn, &processor, &budget).await {
-            tracing::warn!(peer = %conn.remote, "closing connection: {e}");
+            static LOG: LogBudget = LogBudget::new(20);
+            if let Some(suppressed) = LOG.allow() {
+                tracing::warn!(peer = %conn.remote, suppressed, "closing connection: {e}");
+            }
         }
         conn.close();
         conn.pending.lock().unwrap().clear();

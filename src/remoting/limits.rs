@@ -1,7 +1,7 @@
 //! Bounds on what one peer, or all of them together, can make a server hold:
 //! connections, unsent response bytes, bytes of frames being received.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
@@ -94,6 +94,36 @@ impl Budget {
     }
 }
 
+/// At most `per_sec` log lines a second for one kind of event: a peer that
+/// sends bad requests in a loop must not flood the log (or the disk under it).
+pub struct LogBudget {
+    per_sec: u32,
+    second: AtomicU64,
+    used: AtomicU32,
+    suppressed: AtomicU64,
+}
+
+impl LogBudget {
+    pub const fn new(per_sec: u32) -> Self {
+        LogBudget { per_sec, second: AtomicU64::new(0), used: AtomicU32::new(0), suppressed: AtomicU64::new(0) }
+    }
+
+    /// `Some(n)`: log this one, mentioning the `n` suppressed since the last
+    /// line; `None`: stay quiet.
+    pub fn allow(&self) -> Option<u64> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if self.second.swap(now, Ordering::AcqRel) != now {
+            self.used.store(0, Ordering::Release);
+        }
+        if self.used.fetch_add(1, Ordering::AcqRel) < self.per_sec {
+            Some(self.suppressed.swap(0, Ordering::AcqRel))
+        } else {
+            self.suppressed.fetch_add(1, Ordering::AcqRel);
+            None
+        }
+    }
+}
+
 /// Held by a connection for its lifetime.
 pub struct ConnectionSlot(Arc<Budget>);
 
@@ -115,6 +145,13 @@ mod tests {
         assert!(b.admit().is_none());
         drop(a);
         assert!(b.admit().is_some());
+    }
+
+    #[test]
+    fn log_budget_lets_a_few_lines_a_second_through() {
+        let b = LogBudget::new(3);
+        let allowed = (0..100).filter(|_| b.allow().is_some()).count();
+        assert!((3..=6).contains(&allowed), "{allowed} lines (3 a second, maybe across a second boundary)");
     }
 
     #[tokio::test]
