@@ -25,9 +25,9 @@ use crate::remoting::connection::Reply;
 use crate::remoting::{ConnectionHandle, RemotingCommand};
 
 /// `MQVersion.Version.V3_1_8_SNAPSHOT.ordinal()`: older clients cannot answer.
-const V3_1_8_SNAPSHOT: i32 = 70;
+const V3_1_8_SNAPSHOT: i32 = 62;
 /// `MQVersion.Version.V3_0_7_SNAPSHOT.ordinal()`: older clients cannot report their status.
-const V3_0_7_SNAPSHOT: i32 = 26;
+const V3_0_7_SNAPSHOT: i32 = 28;
 
 /// A group that is online but not subscribed to `topic` is left out of
 /// per-topic admin answers, as the Java broker does.
@@ -342,7 +342,8 @@ pub fn get_all_producer_info(b: &Broker, _: &ConnectionHandle, req: &RemotingCom
                         "clientId": c.client_id,
                         "language": c.language,
                         "lastUpdateTimestamp": now - c.last_update.elapsed().as_millis() as i64,
-                        "remoteIP": c.conn.remote_addr().to_string(),
+                        // `channel.remoteAddress().toString()`, slash and all.
+                        "remoteIP": format!("/{}", c.conn.remote_addr()),
                         "version": c.version,
                     })
                 })

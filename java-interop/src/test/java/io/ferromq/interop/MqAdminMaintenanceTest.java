@@ -107,7 +107,7 @@ class MqAdminMaintenanceTest {
         MqAdmin.Result r = admin.ok("producer", "-b", mq.brokerAddr());
         Pattern row = Pattern.compile("(?m)^producer group \\(" + Pattern.quote(producer.getProducerGroup())
             + "\\) instance : clientId=" + Pattern.quote(c.getClientId())
-            + ",remoteIP=\\S*127\\.0\\.0\\.1:\\d+, language=JAVA, version=(\\d+), lastUpdateTimestamp=(\\d+)\\s*$");
+            + ",remoteIP=/127\\.0\\.0\\.1:\\d+, language=JAVA, version=(\\d+), lastUpdateTimestamp=(\\d+)\\s*$");
         Matcher m = row.matcher(r.output);
         assertTrue(m.find(), "producer should list " + c.getClientId() + " of " + producer.getProducerGroup() + ": " + r);
         long updated = Long.parseLong(m.group(2));
