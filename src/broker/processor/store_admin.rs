@@ -66,8 +66,11 @@ fn unused_topics(on_disk: Vec<String>, configured: &HashSet<String>) -> Vec<Stri
 /// in the topic table (their messages stay in the commit log until retention).
 pub fn clean_unused_topic(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
     tracing::warn!("invoke cleanUnusedTopic start.");
+    // Consume queues first, topic table second: a topic's config exists
+    // before its first message, so one created meanwhile is never dropped.
+    let on_disk = b.store.topics();
     let configured: HashSet<String> = b.topics.snapshot().topic_config_table.into_keys().collect();
-    for topic in unused_topics(b.store.topics(), &configured) {
+    for topic in unused_topics(on_disk, &configured) {
         b.store.delete_topic(&topic);
         tracing::info!(topic, "cleanUnusedTopic: topic destroyed");
     }
