@@ -201,6 +201,14 @@ impl ProducerManager {
         groups.get(group)?.values().find(|c| !c.conn.is_closed()).cloned()
     }
 
+    /// Every producer group and its channels (`ProducerManager.getProducerTable`).
+    pub fn all(&self) -> Vec<(String, Vec<ClientChannelInfo>)> {
+        let groups = self.groups.lock().unwrap();
+        let mut all: Vec<_> = groups.iter().map(|(g, c)| (g.clone(), c.values().cloned().collect())).collect();
+        all.sort_by(|a: &(String, Vec<ClientChannelInfo>), b| a.0.cmp(&b.0));
+        all
+    }
+
     pub fn channels(&self, group: &str) -> Vec<ClientChannelInfo> {
         self.groups.lock().unwrap().get(group).map(|g| g.values().cloned().collect()).unwrap_or_default()
     }

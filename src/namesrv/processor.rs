@@ -4,7 +4,7 @@
 
 use crate::protocol::body::{KvTable, RegisterBrokerBody, TopicConfigSerializeWrapper, TopicList};
 use crate::protocol::header::{
-    CommandHeader, DeleteKvConfigRequestHeader, DeleteTopicFromNamesrvRequestHeader, GetKvConfigRequestHeader,
+    AddWritePermOfBrokerRequestHeader, AddWritePermOfBrokerResponseHeader, CommandHeader, DeleteKvConfigRequestHeader, DeleteTopicFromNamesrvRequestHeader, GetKvConfigRequestHeader,
     GetKvConfigResponseHeader, GetKvListByNamespaceRequestHeader, GetRouteInfoRequestHeader,
     GetTopicsByClusterRequestHeader, PutKvConfigRequestHeader, QueryDataVersionRequestHeader,
     QueryDataVersionResponseHeader, RegisterBrokerRequestHeader, RegisterBrokerResponseHeader,
@@ -62,6 +62,7 @@ pub fn handler(code: i32) -> Option<Handler> {
         rc::GET_TOPICS_BY_CLUSTER => get_topics_by_cluster,
         rc::DELETE_TOPIC_IN_NAMESRV => delete_topic_in_namesrv,
         rc::WIPE_WRITE_PERM_OF_BROKER => wipe_write_perm_of_broker,
+        rc::ADD_WRITE_PERM_OF_BROKER => add_write_perm_of_broker,
         rc::GET_NAMESRV_CONFIG => get_namesrv_config,
         rc::UPDATE_NAMESRV_CONFIG => update_namesrv_config,
         _ => return None,
@@ -217,6 +218,12 @@ fn wipe_write_perm_of_broker(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCo
     let broker_name = WipeWritePermOfBrokerRequestHeader::decode(req)?.broker_name;
     let count = n.routes.lock().unwrap().wipe_write_perm(&broker_name);
     Ok(WipeWritePermOfBrokerResponseHeader { wipe_topic_count: count as i32 }.encode(ok(req)))
+}
+
+fn add_write_perm_of_broker(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
+    let broker_name = AddWritePermOfBrokerRequestHeader::decode(req)?.broker_name;
+    let count = n.routes.lock().unwrap().add_write_perm(&broker_name);
+    Ok(AddWritePermOfBrokerResponseHeader { add_topic_count: count as i32 }.encode(ok(req)))
 }
 
 fn get_namesrv_config(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {

@@ -224,6 +224,19 @@ impl RouteInfo {
         n
     }
 
+    /// Gives `broker_name`'s queues write permission back (`addWritePermOfBroker`,
+    /// the undo of [`Self::wipe_write_perm`]); returns how many topics changed.
+    pub fn add_write_perm(&mut self, broker_name: &str) -> usize {
+        let mut n = 0;
+        for by_broker in self.topic_queue_table.values_mut() {
+            if let Some(qd) = by_broker.get_mut(broker_name) {
+                qd.perm |= crate::protocol::perm::WRITE;
+                n += 1;
+            }
+        }
+        n
+    }
+
     pub fn all_topics(&self) -> Vec<String> {
         let mut t: Vec<String> = self.topic_queue_table.keys().cloned().collect();
         t.sort();
@@ -282,5 +295,17 @@ mod tests {
         r.register_broker(reg(&w, 1));
         assert_eq!(r.remove_brokers(Some(Duration::ZERO), None).len(), 1);
         assert!(r.topic_route("T1").is_none());
+    }
+
+    #[test]
+    fn wipe_then_add_write_perm() {
+        let mut r = RouteInfo::default();
+        let w = wrapper(&["T1", "T2"], 1);
+        r.register_broker(reg(&w, 1));
+        assert_eq!(r.wipe_write_perm("broker-a"), 2);
+        assert_eq!(r.topic_route("T1").unwrap().queue_datas[0].perm, 4);
+        assert_eq!(r.add_write_perm("broker-b"), 0);
+        assert_eq!(r.add_write_perm("broker-a"), 2);
+        assert_eq!(r.topic_route("T1").unwrap().queue_datas[0].perm, 6);
     }
 }

@@ -55,11 +55,13 @@ pub mod request {
     pub const INVOKE_BROKER_TO_GET_CONSUMER_STATUS: i32 = 223;
     pub const GET_TOPICS_BY_CLUSTER: i32 = 224;
     pub const QUERY_TOPIC_CONSUME_BY_WHO: i32 = 300;
+    pub const CLEAN_EXPIRED_CONSUMEQUEUE: i32 = 306;
     pub const GET_CONSUMER_RUNNING_INFO: i32 = 307;
     pub const CONSUME_MESSAGE_DIRECTLY: i32 = 309;
     pub const SEND_MESSAGE_V2: i32 = 310;
     pub const CLONE_GROUP_OFFSET: i32 = 314;
     pub const VIEW_BROKER_STATS_DATA: i32 = 315;
+    pub const CLEAN_UNUSED_TOPIC: i32 = 316;
     pub const GET_BROKER_CONSUME_STATS: i32 = 317;
     pub const UPDATE_NAMESRV_CONFIG: i32 = 318;
     pub const GET_NAMESRV_CONFIG: i32 = 319;
@@ -69,6 +71,9 @@ pub mod request {
     pub const SEND_REPLY_MESSAGE: i32 = 324;
     pub const SEND_REPLY_MESSAGE_V2: i32 = 325;
     pub const PUSH_REPLY_MESSAGE_TO_CLIENT: i32 = 326;
+    pub const ADD_WRITE_PERM_OF_BROKER: i32 = 327;
+    pub const GET_ALL_PRODUCER_INFO: i32 = 328;
+    pub const DELETE_EXPIRED_COMMITLOG: i32 = 329;
 }
 
 pub mod response {

@@ -70,11 +70,17 @@ impl MessageStore {
             go
         });
         if deleted > 0 {
-            let min_phy = self.commit_log.min_offset();
-            for d in &self.dispatchers {
-                d.delete_before(min_phy);
-            }
+            self.clean_expired_consume_queues();
         }
         deleted
+    }
+
+    /// Trims the derived data (consume queues, index) to the commit log's
+    /// min offset (`cleanExpiredConsumerQueue`).
+    pub fn clean_expired_consume_queues(&self) {
+        let min_phy = self.commit_log.min_offset();
+        for d in &self.dispatchers {
+            d.delete_before(min_phy);
+        }
     }
 }

@@ -98,6 +98,11 @@ impl MessageStore {
         (self.index.last_update_timestamp(), self.index.end_phy_offset())
     }
 
+    /// Whether `topic`'s queue `queue_id` has a consume queue (`getConsumeQueue` != null).
+    pub fn has_consume_queue(&self, topic: &str, queue_id: i32) -> bool {
+        self.queues.find(topic, queue_id).is_some()
+    }
+
     /// The consume queue entry at a logical offset.
     pub fn consume_queue_entry(&self, topic: &str, queue_id: i32, offset: i64) -> Option<CqEntry> {
         self.queues.find(topic, queue_id)?.get(offset)

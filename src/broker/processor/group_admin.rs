@@ -15,8 +15,9 @@ use crate::broker::subscription_group_manager::SubscriptionGroupConfig;
 use crate::broker::Broker;
 use crate::protocol::header::{
     CloneGroupOffsetRequestHeader, CommandHeader, ConsumeMessageDirectlyResultRequestHeader,
-    DeleteSubscriptionGroupRequestHeader, GetConsumeStatsRequestHeader, GetConsumerConnectionListRequestHeader,
-    GetConsumerRunningInfoRequestHeader, GetProducerConnectionListRequestHeader, ResetOffsetRequestHeader,
+    DeleteSubscriptionGroupRequestHeader, GetConsumeStatsInBrokerHeader, GetConsumeStatsRequestHeader,
+    GetConsumerConnectionListRequestHeader, GetConsumerRunningInfoRequestHeader, GetConsumerStatusRequestHeader,
+    GetProducerConnectionListRequestHeader, ResetOffsetRequestHeader,
 };
 use crate::protocol::{fastjson, ProtocolError};
 use crate::remoting::codes::{request, response};
@@ -24,7 +25,9 @@ use crate::remoting::connection::Reply;
 use crate::remoting::{ConnectionHandle, RemotingCommand};
 
 /// `MQVersion.Version.V3_1_8_SNAPSHOT.ordinal()`: older clients cannot answer.
-const V3_1_8_SNAPSHOT: i32 = 70;
+const V3_1_8_SNAPSHOT: i32 = 62;
+/// `MQVersion.Version.V3_0_7_SNAPSHOT.ordinal()`: older clients cannot report their status.
+const V3_0_7_SNAPSHOT: i32 = 28;
 
 /// A group that is online but not subscribed to `topic` is left out of
 /// per-topic admin answers, as the Java broker does.
@@ -276,4 +279,208 @@ fn relayed_target(req: &RemotingCommand) -> BrokerResult<(String, String)> {
         let h = GetConsumerRunningInfoRequestHeader::decode(req)?;
         (h.consumer_group, h.client_id)
     })
+}
+
+/// GET_BROKER_CONSUME_STATS (`fetchAllConsumeStatsInBroker`): every
+/// subscription group's `ConsumeStats` per topic it has offsets in, as
+/// `ConsumeStatsList` (`isOrder` keeps ordered topics only).
+pub fn get_broker_consume_stats(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    let is_order = GetConsumeStatsInBrokerHeader::decode(req)?.is_order;
+    let (_, groups) = b.subscription_groups.all();
+    let topic_groups = b.offsets.topic_groups();
+    let broker_name = b.cfg().broker_name.clone();
+    let mut total_diff: i64 = 0;
+    let mut list = Vec::new();
+    for group in groups.iter().map(|g| g.group_name.as_str()) {
+        let topics: BTreeSet<&str> = topic_groups.iter().filter(|(_, g)| g == group).map(|(t, _)| t.as_str()).collect();
+        let mut stats = Vec::new();
+        for topic in topics {
+            let Some(tc) = b.topics.get(topic) else { continue };
+            if (is_order && !tc.order) || online_but_not_subscribed(b, group, topic) {
+                continue;
+            }
+            let mut entries = Vec::new();
+            for q in 0..tc.write_queue_nums {
+                let broker_offset = b.store.max_offset_in_queue(topic, q).max(0);
+                let consumer_offset = b.offsets.query(group, topic, q).max(0);
+                let mut v = json!({"brokerOffset": broker_offset, "consumerOffset": consumer_offset, "lastTimestamp": 0});
+                if consumer_offset > 0 {
+                    let ts = b.store.message_store_timestamp(topic, q, consumer_offset - 1);
+                    if ts > 0 {
+                        v["lastTimestamp"] = json!(ts);
+                    }
+                }
+                total_diff += broker_offset - consumer_offset;
+                entries.push((mq_json(&broker_name, topic, q), v));
+            }
+            let tps = b.stats.group_get_tps(topic, group);
+            stats.push(format!("{{\"consumeTps\":{tps:.1},\"offsetTable\":{}}}", fastjson::object_key_map(&entries)));
+        }
+        list.push(format!("{{{}:[{}]}}", Value::String(group.to_string()), stats.join(",")));
+    }
+    let body = format!(
+        "{{\"brokerAddr\":{},\"consumeStatsList\":[{}],\"totalDiff\":{total_diff}}}",
+        Value::String(b.cfg().broker_addr()),
+        list.join(",")
+    );
+    Ok(success(req).with_body(body.into_bytes()).into())
+}
+
+/// GET_ALL_PRODUCER_INFO: every producer group's live instances, as
+/// `ProducerTableInfo`.
+pub fn get_all_producer_info(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    let now = crate::store::now_ms();
+    let data: serde_json::Map<String, Value> = b
+        .producers
+        .all()
+        .into_iter()
+        .map(|(group, channels)| {
+            let infos = channels
+                .iter()
+                .map(|c| {
+                    json!({
+                        "clientId": c.client_id,
+                        "language": c.language,
+                        "lastUpdateTimestamp": now - c.last_update.elapsed().as_millis() as i64,
+                        // `channel.remoteAddress().toString()`, slash and all.
+                        "remoteIP": format!("/{}", c.conn.remote_addr()),
+                        "version": c.version,
+                    })
+                })
+                .collect();
+            (group, Value::Array(infos))
+        })
+        .collect();
+    let body = json!({ "data": data });
+    Ok(success(req).with_body(serde_json::to_vec(&body).unwrap()).into())
+}
+
+/// INVOKE_BROKER_TO_GET_CONSUMER_STATUS (`Broker2Client.getConsumeStatus`):
+/// asks each consumer of the group (or only `clientAddr`, a client id, when
+/// given) for its offsets with GET_CONSUMER_STATUS_FROM_CLIENT and answers
+/// `GetConsumerStatusBody` with one `consumerTable` entry per client that
+/// answered. The calls (5 s each) run beside the admin connection's next
+/// requests.
+pub fn get_consumer_status(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    let h = GetConsumerStatusRequestHeader::decode(req)?;
+    let channels = b.consumers.with_group(&h.group, |g| g.channels.values().cloned().collect::<Vec<_>>());
+    let mut channels = channels.unwrap_or_default();
+    if channels.is_empty() {
+        return Err(BrokerError::new(
+            response::SYSTEM_ERROR,
+            format!("No Any Consumer online in the consumer group: [{}]", h.group),
+        ));
+    }
+    if let Some(old) = channels.iter().find(|c| c.version < V3_0_7_SNAPSHOT) {
+        return Err(BrokerError::new(
+            response::SYSTEM_ERROR,
+            format!("the client does not support this feature. version={}", old.version),
+        ));
+    }
+    let only = h.client_addr.clone().filter(|a| !a.trim().is_empty());
+    if let Some(id) = &only {
+        channels.retain(|c| &c.client_id == id);
+    }
+    let relay = GetConsumerStatusRequestHeader { topic: h.topic.clone(), group: h.group.clone(), client_addr: None };
+    let req = req.clone();
+    Ok(Reply::later(async move {
+        let mut table = Vec::new();
+        for c in channels {
+            let cmd = relay.encode(RemotingCommand::request(request::GET_CONSUMER_STATUS_FROM_CLIENT, 0));
+            match c.conn.request(cmd, Duration::from_secs(5)).await {
+                Ok(resp) if resp.code == response::SUCCESS => {
+                    if let Some(mq_table) = resp.body.as_deref().and_then(|b| raw_field(b, "messageQueueTable")) {
+                        table.push(format!("{}:{}", Value::String(c.client_id.clone()), mq_table));
+                    }
+                }
+                Ok(resp) => tracing::warn!(client = %c.client_id, code = resp.code, "get consumer status refused"),
+                Err(err) => tracing::error!(client = %c.client_id, %err, "get consumer status failed"),
+            }
+        }
+        let body = format!("{{\"consumerTable\":{{{}}},\"messageQueueTable\":{{}}}}", table.join(","));
+        Some(success(&req).with_body(body.into_bytes()))
+    }))
+}
+
+/// The raw text of top-level field `key` of a fastjson object (whose maps may
+/// have object keys, so it is not parsed as JSON).
+fn raw_field<'a>(text: &'a [u8], key: &str) -> Option<&'a str> {
+    let text = std::str::from_utf8(text).ok()?;
+    let bytes = text.as_bytes();
+    let want = format!("\"{key}\"");
+    let (mut depth, mut i) = (0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                let end = string_end(bytes, i)?;
+                if depth == 1 && text[i..end] == want {
+                    let mut j = end;
+                    while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+                        j += 1;
+                    }
+                    if bytes.get(j) == Some(&b':') {
+                        let start = j + 1;
+                        return value_end(bytes, start).map(|e| text[start..e].trim());
+                    }
+                }
+                i = end;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Index just past the string starting at `start` (a quote).
+fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Index just past the value starting at `start`: at the `,` or `}` that
+/// closes it at its own level.
+fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let (mut depth, mut i) = (0usize, start);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i = string_end(bytes, i)?;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' if depth == 0 => return Some(i),
+            b'}' | b']' => depth -= 1,
+            b',' if depth == 0 => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod raw_field_tests {
+    use super::raw_field;
+
+    #[test]
+    fn finds_top_level_fields_with_object_keys() {
+        let body = br#"{"consumerTable":{"x":{"messageQueueTable":1}},"messageQueueTable":{{"brokerName":"b","queueId":0,"topic":"T"}:5,{"brokerName":"b}","queueId":1,"topic":"T"}:7}}"#;
+        assert_eq!(
+            raw_field(body, "messageQueueTable"),
+            Some(r#"{{"brokerName":"b","queueId":0,"topic":"T"}:5,{"brokerName":"b}","queueId":1,"topic":"T"}:7}"#)
+        );
+        assert_eq!(raw_field(br#"{"a":1, "messageQueueTable" : {} }"#, "messageQueueTable"), Some("{}"));
+        assert_eq!(raw_field(br#"{"a":1}"#, "messageQueueTable"), None);
+    }
 }

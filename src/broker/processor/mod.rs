@@ -14,6 +14,7 @@ pub mod query;
 pub mod retry;
 pub mod send;
 pub mod stats;
+pub mod store_admin;
 pub mod topic_admin;
 pub mod transaction;
 
@@ -88,12 +89,19 @@ pub fn route(code: i32) -> Option<Route> {
         rc::GET_PRODUCER_CONNECTION_LIST => R::plain(group_admin::get_producer_connection_list),
         rc::GET_ALL_CONSUMER_OFFSET => R::plain(group_admin::get_all_consumer_offset),
         rc::GET_ALL_DELAY_OFFSET => R::plain(group_admin::get_all_delay_offset),
+        rc::GET_BROKER_CONSUME_STATS => R::plain(group_admin::get_broker_consume_stats),
+        rc::GET_ALL_PRODUCER_INFO => R::plain(group_admin::get_all_producer_info),
+        rc::INVOKE_BROKER_TO_GET_CONSUMER_STATUS => R::plain(group_admin::get_consumer_status),
         rc::GET_CONSUMER_RUNNING_INFO | rc::CONSUME_MESSAGE_DIRECTLY => R::plain(group_admin::call_consumer),
         rc::GET_BROKER_CONFIG => R::plain(config_admin::get_broker_config),
         rc::UPDATE_BROKER_CONFIG => R::plain(config_admin::update_broker_config),
         rc::GET_BROKER_RUNTIME_INFO => R::plain(stats::get_broker_runtime_info),
         rc::VIEW_BROKER_STATS_DATA => R::plain(stats::view_broker_stats_data),
         rc::QUERY_MESSAGE => R::plain(query::query_message),
+        rc::QUERY_CONSUME_QUEUE => R::plain(store_admin::query_consume_queue),
+        rc::CLEAN_EXPIRED_CONSUMEQUEUE => R::plain(store_admin::clean_expired_consume_queue),
+        rc::DELETE_EXPIRED_COMMITLOG => R::plain(store_admin::delete_expired_commit_log),
+        rc::CLEAN_UNUSED_TOPIC => R::plain(store_admin::clean_unused_topic),
         rc::VIEW_MESSAGE_BY_ID => R::plain(query::view_message_by_id),
         _ => return None,
     })

@@ -158,3 +158,57 @@ async fn heartbeat_registers_the_consumer_and_its_retry_topic() {
     let bad = process(&b, &c, RemotingCommand::request(rc::HEART_BEAT, 4)).await.unwrap();
     assert_eq!((bad.code, bad.opaque), (response::SYSTEM_ERROR, 4));
 }
+
+#[tokio::test]
+async fn query_consume_queue_and_clean_unused_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path());
+    let (c, _rx) = conn();
+    b.topics.update(TopicConfig::new("Gone", 1, 1, 6)).unwrap();
+    for i in 0..3 {
+        now(send::send_message(&b, &c, &send_request("T", 1, &format!("m{i}")))).unwrap();
+    }
+    now(send::send_message(&b, &c, &send_request("Gone", 0, "x"))).unwrap();
+
+    let query = |index: i64, count: i32| {
+        RemotingCommand::request(rc::QUERY_CONSUME_QUEUE, 9)
+            .with_ext("topic", "T")
+            .with_ext("queueId", 1)
+            .with_ext("index", index)
+            .with_ext("count", count)
+    };
+    let resp = process(&b, &c, query(1, 10)).await.unwrap();
+    assert_eq!(resp.code, response::SUCCESS);
+    let body: serde_json::Value = serde_json::from_slice(resp.body.as_deref().unwrap()).unwrap();
+    assert_eq!((body["maxQueueIndex"].as_i64(), body["minQueueIndex"].as_i64()), (Some(3), Some(0)));
+    let entries = body["queueData"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{body}");
+    assert_eq!(entries[0]["tagsCode"], serde_json::json!(65), "hash of tag A: {body}");
+    assert!(entries[0]["physicOffset"].as_i64().unwrap() < entries[1]["physicOffset"].as_i64().unwrap());
+    assert!(body.get("subscriptionData").is_none() && body.get("filterData").is_none());
+
+    let past = process(&b, &c, query(3, 10)).await.unwrap();
+    assert_eq!(past.code, response::SUCCESS);
+    assert_eq!(past.remark.as_deref(), Some("Index 3 of 1@T is not exist!"));
+    let offline = process(&b, &c, query(0, 1).with_ext("consumerGroup", "G")).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(offline.body.as_deref().unwrap()).unwrap();
+    assert_eq!(body["filterData"], "G@T is not online!");
+    let missing = RemotingCommand::request(rc::QUERY_CONSUME_QUEUE, 9)
+        .with_ext("topic", "T")
+        .with_ext("queueId", 0)
+        .with_ext("index", 0)
+        .with_ext("count", 1);
+    let resp = process(&b, &c, missing).await.unwrap();
+    assert_eq!((resp.code, resp.remark.as_deref()), (response::SYSTEM_ERROR, Some("0@T is not exist!")));
+
+    // "Gone" leaves the topic table but keeps its consume queue until CLEAN_UNUSED_TOPIC.
+    b.topics.delete("Gone");
+    assert!(b.store.topics().contains(&"Gone".to_string()));
+    let resp = process(&b, &c, RemotingCommand::request(rc::CLEAN_UNUSED_TOPIC, 10)).await.unwrap();
+    assert_eq!(resp.code, response::SUCCESS);
+    let left = b.store.topics();
+    assert!(!left.contains(&"Gone".to_string()) && left.contains(&"T".to_string()), "{left:?}");
+    let resp = process(&b, &c, RemotingCommand::request(rc::CLEAN_EXPIRED_CONSUMEQUEUE, 11)).await.unwrap();
+    assert_eq!(resp.code, response::SUCCESS);
+    assert_eq!(b.store.max_offset_in_queue("T", 1), 3, "nothing expired, nothing trimmed");
+}

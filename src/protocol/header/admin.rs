@@ -17,6 +17,26 @@ header! {
     }
 }
 
+header! {
+    /// GET_BROKER_CONSUME_STATS (317): `GetConsumeStatsInBrokerHeader`.
+    pub struct GetConsumeStatsInBrokerHeader {
+        pub is_order: bool = flag("isOrder"),
+    }
+}
+resources!(GetConsumeStatsInBrokerHeader);
+
+header! {
+    /// QUERY_CONSUME_QUEUE (321): `QueryConsumeQueueRequestHeader`.
+    pub struct QueryConsumeQueueRequestHeader {
+        pub topic: String = topic("topic"),
+        pub queue_id: i32 = i32("queueId"),
+        pub index: i64 = i64("index"),
+        pub count: i32 = i32("count"),
+        pub consumer_group: Option<String> = opt_group("consumerGroup"),
+    }
+}
+resources!(QueryConsumeQueueRequestHeader, topic = topic);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -29,5 +49,15 @@ mod tests {
         check(rc::VIEW_BROKER_STATS_DATA, &h, ViewBrokerStatsDataRequestHeader::FIELDS);
         let r = GetBrokerConfigResponseHeader { version: r#"{"counter":1,"timestamp":2}"#.into() };
         check(rc::GET_BROKER_CONFIG, &r, GetBrokerConfigResponseHeader::FIELDS);
+        let h = GetConsumeStatsInBrokerHeader { is_order: true };
+        check(rc::GET_BROKER_CONSUME_STATS, &h, GetConsumeStatsInBrokerHeader::FIELDS);
+        let h = QueryConsumeQueueRequestHeader {
+            topic: "T".into(),
+            queue_id: 1,
+            index: 2,
+            count: 10,
+            consumer_group: Some("G".into()),
+        };
+        check(rc::QUERY_CONSUME_QUEUE, &h, QueryConsumeQueueRequestHeader::FIELDS);
     }
 }

@@ -63,6 +63,17 @@ header! {
 }
 resources!(NotifyConsumerIdsChangedRequestHeader, group = consumer_group);
 
+header! {
+    /// INVOKE_BROKER_TO_GET_CONSUMER_STATUS (223): `GetConsumerStatusRequestHeader`;
+    /// also what the broker sends as GET_CONSUMER_STATUS_FROM_CLIENT (221).
+    pub struct GetConsumerStatusRequestHeader {
+        pub topic: String = str("topic"),
+        pub group: String = group("group"),
+        pub client_addr: Option<String> = opt_str("clientAddr"),
+    }
+}
+resources!(GetConsumerStatusRequestHeader, topic = topic, group = group);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +114,8 @@ mod tests {
         assert_eq!(h.group(), Some("CG"));
         let h = NotifyConsumerIdsChangedRequestHeader { consumer_group: "CG".into() };
         check(rc::NOTIFY_CONSUMER_IDS_CHANGED, &h, NotifyConsumerIdsChangedRequestHeader::FIELDS);
+        let h = GetConsumerStatusRequestHeader { topic: "T".into(), group: "CG".into(), client_addr: Some("c1".into()) };
+        check(rc::INVOKE_BROKER_TO_GET_CONSUMER_STATUS, &h, GetConsumerStatusRequestHeader::FIELDS);
+        assert_eq!((h.topic(), h.group()), (Some("T"), Some("CG")));
     }
 }

@@ -140,6 +140,21 @@ header! {
     }
 }
 
+header! {
+    /// ADD_WRITE_PERM_OF_BROKER (327): `AddWritePermOfBrokerRequestHeader`.
+    pub struct AddWritePermOfBrokerRequestHeader {
+        pub broker_name: String = str("brokerName"),
+    }
+}
+resources!(AddWritePermOfBrokerRequestHeader);
+
+header! {
+    /// Response to ADD_WRITE_PERM_OF_BROKER: `AddWritePermOfBrokerResponseHeader`.
+    pub struct AddWritePermOfBrokerResponseHeader {
+        pub add_topic_count: i32 = i32("addTopicCount"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +218,10 @@ mod tests {
         check(rc::WIPE_WRITE_PERM_OF_BROKER, &h, WipeWritePermOfBrokerRequestHeader::FIELDS);
         let r = WipeWritePermOfBrokerResponseHeader { wipe_topic_count: 3 };
         check(rc::WIPE_WRITE_PERM_OF_BROKER, &r, WipeWritePermOfBrokerResponseHeader::FIELDS);
+        let h = AddWritePermOfBrokerRequestHeader { broker_name: s("broker-a") };
+        check(rc::ADD_WRITE_PERM_OF_BROKER, &h, AddWritePermOfBrokerRequestHeader::FIELDS);
+        let r = AddWritePermOfBrokerResponseHeader { add_topic_count: 3 };
+        check(rc::ADD_WRITE_PERM_OF_BROKER, &r, AddWritePermOfBrokerResponseHeader::FIELDS);
     }
 
     #[test]

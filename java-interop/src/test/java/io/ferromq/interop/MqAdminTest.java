@@ -334,6 +334,81 @@ class MqAdminTest {
     }
 
     /**
+     * getBrokerConfig (GET_BROKER_CONFIG 26) prints every key the Java 4.9.7 broker prints (its
+     * BrokerConfig, NettyServerConfig, NettyClientConfig and MessageStoreConfig fields; all but
+     * rocketmqHome, which it prints only when ROCKETMQ_HOME is set), each with a value, and the
+     * host-derived ones consistent with the broker's own settings.
+     */
+    @Test
+    void getBrokerConfigPrintsEveryKeyOfTheJavaBroker(FerroMQ mq) throws Exception {
+        MqAdmin admin = new MqAdmin(mq);
+        MqAdmin.Result got = admin.ok("getBrokerConfig", "-b", mq.brokerAddr());
+        Map<String, String> props = got.properties();
+        Set<String> missing = new TreeSet<>(List.of(
+            "accessMessageInMemoryMaxRatio", "aclEnable", "adminBrokerThreadPoolNums",
+            "autoCreateSubscriptionGroup", "autoCreateTopicEnable", "autoDeleteUnusedStats",
+            "bitMapLengthConsumeQueueExt", "brokerClusterName", "brokerFastFailureEnable", "brokerIP1",
+            "brokerIP2", "brokerId", "brokerName", "brokerPermission", "brokerRole", "brokerTopicEnable",
+            "channelNotActiveInterval", "checkCRCOnRecover", "cleanFileForciblyEnable", "cleanResourceInterval",
+            "clientAsyncSemaphoreValue", "clientCallbackExecutorThreads", "clientChannelMaxIdleTimeSeconds",
+            "clientCloseSocketIfTimeout", "clientManageThreadPoolNums", "clientManagerThreadPoolQueueCapacity",
+            "clientOnewaySemaphoreValue", "clientPooledByteBufAllocatorEnable", "clientSocketRcvBufSize",
+            "clientSocketSndBufSize", "clientWorkerThreads", "clusterTopicEnable", "commercialBaseCount",
+            "commercialBigCount", "commercialEnable", "commercialTimerCount", "commercialTransCount",
+            "commitCommitLogLeastPages", "commitCommitLogThoroughInterval", "commitIntervalCommitLog",
+            "compressedRegister", "connectTimeoutMillis", "consumerFallbehindThreshold",
+            "consumerManageThreadPoolNums", "consumerManagerThreadPoolQueueCapacity", "debugLockEnable",
+            "defaultQueryMaxNum", "defaultTopicQueueNums", "deleteCommitLogFilesInterval",
+            "deleteConsumeQueueFilesInterval", "deleteWhen", "destroyMapedFileIntervalForcibly",
+            "disableConsumeIfConsumerReadSlowly", "diskFallRecorded", "diskMaxUsedSpaceRatio",
+            "duplicationEnable", "enableCalcFilterBitMap", "enableConsumeQueueExt", "enableDLegerCommitLog",
+            "enableDetailStat", "enableLmq", "enableMultiDispatch", "enablePropertyFilter",
+            "enableScheduleAsyncDeliver", "enableScheduleMessageStats", "endTransactionPoolQueueCapacity",
+            "endTransactionThreadPoolNums", "expectConsumerNumUseFilter", "fastFailIfNoBufferInStorePool",
+            "fetchNamesrvAddrByAddressServer", "fileReservedTime", "filterDataCleanTimeSpan", "filterServerNums",
+            "filterSupportRetry", "flushCommitLogLeastPages", "flushCommitLogThoroughInterval",
+            "flushCommitLogTimed", "flushConsumeQueueLeastPages", "flushConsumeQueueThoroughInterval",
+            "flushConsumerOffsetHistoryInterval", "flushConsumerOffsetInterval", "flushDelayOffsetInterval",
+            "flushDiskType", "flushIntervalCommitLog", "flushIntervalConsumeQueue",
+            "flushLeastPagesWhenWarmMapedFile", "forceRegister", "haHousekeepingInterval", "haListenPort",
+            "haSendHeartbeatInterval", "haSlaveFallbehindMax", "haTransferBatchSize", "heartbeatThreadPoolNums",
+            "heartbeatThreadPoolQueueCapacity", "highSpeedMode", "isEnableBatchPush", "isolateLogEnable",
+            "listenPort", "longPollingEnable", "mappedFileSizeCommitLog", "mappedFileSizeConsumeQueue",
+            "mappedFileSizeConsumeQueueExt", "maxDelayTime", "maxErrorRateOfBloomFilter", "maxHashSlotNum",
+            "maxIndexNum", "maxLmqConsumeQueueNum", "maxMessageSize", "maxMsgsNumBatch",
+            "maxTransferBytesOnMessageInDisk", "maxTransferBytesOnMessageInMemory",
+            "maxTransferCountOnMessageInDisk", "maxTransferCountOnMessageInMemory", "messageDelayLevel",
+            "messageIndexEnable", "messageIndexSafe", "messageStorePlugIn", "msgTraceTopicName", "namesrvAddr",
+            "notifyConsumerIdsChangedEnable", "offsetCheckInSlave", "osPageCacheBusyTimeOutMills",
+            "processReplyMessageThreadPoolNums", "pullMessageThreadPoolNums", "pullThreadPoolQueueCapacity",
+            "putMessageFutureThreadPoolNums", "putMsgIndexHightWater", "putThreadPoolQueueCapacity",
+            "queryMessageThreadPoolNums", "queryThreadPoolQueueCapacity", "redeleteHangedFileInterval",
+            "regionId", "registerBrokerTimeoutMills", "registerNameServerPeriod", "rejectTransactionMessage",
+            "replyThreadPoolQueueCapacity", "scheduleAsyncDeliverMaxPendingLimit",
+            "scheduleAsyncDeliverMaxResendNum2Blocked", "sendMessageThreadPoolNums",
+            "sendThreadPoolQueueCapacity", "serverAsyncSemaphoreValue", "serverCallbackExecutorThreads",
+            "serverChannelMaxIdleTimeSeconds", "serverOnewaySemaphoreValue", "serverPooledByteBufAllocatorEnable",
+            "serverSelectorThreads", "serverSocketBacklog", "serverSocketRcvBufSize", "serverSocketSndBufSize",
+            "serverWorkerThreads", "shortPollingTimeMills", "slaveReadEnable", "slaveTimeout",
+            "startAcceptSendRequestTimeStamp", "storePathRootDir", "storeReplyMessageEnable", "syncFlushTimeout",
+            "traceOn", "traceTopicEnable", "transactionCheckInterval", "transactionCheckMax",
+            "transactionTimeOut", "transferMsgByHeap", "transientStorePoolEnable", "transientStorePoolSize",
+            "useEpollNativeSelector", "useReentrantLockWhenPutMessage", "useTLS", "waitTimeMillsInHeartbeatQueue",
+            "waitTimeMillsInPullQueue", "waitTimeMillsInSendQueue", "waitTimeMillsInTransactionQueue",
+            "warmMapedFileEnable", "writeBufferHighWaterMark", "writeBufferLowWaterMark"));
+        assertEquals(175, missing.size());
+        missing.removeAll(props.keySet());
+        assertEquals(Set.of(), missing, "config keys the Java broker prints but " + mq.targetName()
+            + " does not (printed: " + props.keySet() + "): " + got);
+        assertEquals(Integer.toString(mq.brokerPort() + 1), props.get("haListenPort"), "haListenPort: " + got);
+        assertEquals("1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h", props.get("messageDelayLevel"),
+            "messageDelayLevel: " + got);
+        assertEquals("ASYNC_MASTER", props.get("brokerRole"), "brokerRole: " + got);
+        assertEquals("false", props.get("useTLS"), "useTLS: " + got);
+        assertTrue(Integer.parseInt(props.get("sendMessageThreadPoolNums")) >= 1, "sendMessageThreadPoolNums: " + got);
+    }
+
+    /**
      * getBrokerConfig (GET_BROKER_CONFIG 26) prints the broker's settings; updateBrokerConfig
      * (UPDATE_BROKER_CONFIG 25) of autoCreateTopicEnable=false takes effect at once, shows in
      * getBrokerConfig, is persisted to the broker's config file, and a send to a new topic fails.
