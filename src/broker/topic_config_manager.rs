@@ -71,6 +71,12 @@ impl TopicConfigManager {
         ] {
             system.insert(t.to_string());
         }
+        // Java's TopicConfigManager: the trace topic, 1 queue, read-write, a system topic.
+        if cfg.trace_topic_enable && !cfg.msg_trace_topic_name.is_empty() {
+            let t = TopicConfig::new(&cfg.msg_trace_topic_name, 1, 1, rw);
+            table.insert(t.topic_name.clone(), t);
+            system.insert(cfg.msg_trace_topic_name.clone());
+        }
         let path = cfg.config_dir().join("topics.json");
         let mut data_version = DataVersion::new(now_ms());
         if let Some(saved) = config_file::load_json::<TopicConfigSerializeWrapper>(&path) {
@@ -241,6 +247,20 @@ mod tests {
         again.flush();
         assert!(cfg.config_dir().join("topics.json.bak").exists(), "the previous version is kept");
         assert!(TopicConfigManager::load(&cfg).get("T7").is_some());
+    }
+
+    #[test]
+    fn the_trace_topic_is_created_only_when_enabled() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path());
+        assert!(TopicConfigManager::load(&cfg).get("RMQ_SYS_TRACE_TOPIC").is_none());
+        cfg.trace_topic_enable = true;
+        let m = TopicConfigManager::load(&cfg);
+        let t = m.get("RMQ_SYS_TRACE_TOPIC").unwrap();
+        assert_eq!((t.read_queue_nums, t.write_queue_nums, t.perm), (1, 1, perm::READ | perm::WRITE));
+        cfg.msg_trace_topic_name = "MyTrace".into();
+        let m = TopicConfigManager::load(&cfg);
+        assert!(m.get("MyTrace").is_some() && m.is_system_topic("MyTrace"));
     }
 
     #[test]

@@ -158,6 +158,8 @@ pub fn broker_defaults() -> Settings {
         ("maxTopicNums", d("100000")),
         ("maxSubscriptionGroupNums", d("100000")),
         ("maxQueueNumsPerTopic", d("1024")),
+        ("traceTopicEnable", d("false")),
+        ("msgTraceTopicName", d("RMQ_SYS_TRACE_TOPIC")),
     ]
     .into_iter()
     .chain(server_limit_defaults())
@@ -248,6 +250,9 @@ pub struct BrokerConfig {
     pub max_topic_nums: usize,
     pub max_subscription_group_nums: usize,
     pub max_queue_nums_per_topic: i32,
+    /// `traceTopicEnable`: create `msgTraceTopicName` (the message trace topic) at start.
+    pub trace_topic_enable: bool,
+    pub msg_trace_topic_name: String,
     pub delay_levels_ms: Vec<i64>,
     pub enable_property_filter: bool,
     pub transaction_timeout_ms: i64,
@@ -330,6 +335,8 @@ impl BrokerConfig {
             max_topic_nums: positive(&s, "maxTopicNums")?,
             max_subscription_group_nums: positive(&s, "maxSubscriptionGroupNums")?,
             max_queue_nums_per_topic: positive(&s, "maxQueueNumsPerTopic")?.min(i32::MAX as usize) as i32,
+            trace_topic_enable: s.bool("traceTopicEnable")?,
+            msg_trace_topic_name: s.str("msgTraceTopicName"),
             delay_levels_ms: parse_delay_levels(&s.str("messageDelayLevel"))?,
             enable_property_filter: s.bool("enablePropertyFilter")?,
             transaction_timeout_ms: s.i64("transactionTimeOut")?,
