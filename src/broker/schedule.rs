@@ -66,6 +66,27 @@ fn offsets_json(offsets: &BTreeMap<i32, i64>) -> String {
     fastjson::to_string(&serde_json::to_value(&w).unwrap_or_default())
 }
 
+thread_local! {
+    /// Set while the schedule service puts a due message back: that message
+    /// keeps its `DELAY` property but must not be delayed again. (Java
+    /// clears DELAY only from the property map its put path reads, after
+    /// the properties string that is stored was made.)
+    static DELIVERING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` (a put on this thread) with the delay levels switched off.
+fn without_delay<T>(f: impl FnOnce() -> T) -> T {
+    DELIVERING.with(|d| d.set(true));
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            DELIVERING.with(|d| d.set(false));
+        }
+    }
+    let _reset = Reset;
+    f()
+}
+
 /// The delay levels (`messageDelayLevel`), applied on the put path: a
 /// message asking for a level is stored in `SCHEDULE_TOPIC_XXXX` queue
 /// level-1, keeping its real topic and queue in properties, and its consume
@@ -84,6 +105,9 @@ impl DelayLevels {
     /// The delay level a message asks for, clamped to the highest level;
     /// none for prepared or rolled-back transaction messages.
     fn level(&self, m: &MessageInner) -> Option<i32> {
+        if DELIVERING.with(|d| d.get()) {
+            return None;
+        }
         let tran = m.sys_flag & sys_flag::TRANSACTION_MASK;
         if tran == sys_flag::TRANSACTION_PREPARED || tran == sys_flag::TRANSACTION_ROLLBACK {
             return None;
@@ -121,10 +145,14 @@ pub fn store_extensions(config: &BrokerConfig) -> StoreExtensions {
     StoreExtensions { put_hook: Some(Arc::new(DelayLevels::new(config.delay_levels_ms.clone()))), ..Default::default() }
 }
 
-/// The message as it goes back to its real topic (`messageTimeup`).
+/// The message as it goes back to its real topic (`messageTimeup`). As in
+/// Java 4.9.7 the stored properties are those of the scheduled message:
+/// `DELAY`, `WAIT`, `REAL_TOPIC` and `REAL_QID` stay (Java clears DELAY and
+/// sets WAIT=false only in the map, after the stored string was made), so a
+/// consumer's `getDelayTimeLevel()` is the level; the put must go through
+/// [`without_delay`].
 pub fn message_timeup(m: &MessageExt) -> Option<MessageInner> {
-    let mut props = m.properties.clone();
-    props.remove(property::DELAY_TIME_LEVEL);
+    let props = m.properties.clone();
     let topic = props.get(property::REAL_TOPIC)?.to_string();
     let queue_id = props.get(property::REAL_QUEUE_ID)?.parse().ok()?;
     Some(MessageInner { topic, queue_id, properties: props, ..m.to_inner() })
@@ -150,7 +178,7 @@ impl Broker {
             }
             match self.store.look_message_by_offset(e.phy_offset).as_ref().and_then(message_timeup) {
                 Some(real) => {
-                    if let Err(err) = self.store.put_message(&real) {
+                    if let Err(err) = without_delay(|| self.store.put_message(&real)) {
                         tracing::warn!(level, offset, "delivering delayed message failed, will retry: {err}");
                         break;
                     }
@@ -190,6 +218,17 @@ impl Broker {
 }
 
 #[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+    use crate::store::MessageStore;
+
+    /// Puts `m` as the schedule service delivers it; its commit log offset.
+    pub fn put_delivered(store: &MessageStore, m: &MessageInner) -> i64 {
+        without_delay(|| store.put_message(m)).unwrap().wrote_offset
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::MessageStore;
@@ -222,7 +261,7 @@ mod tests {
         };
         let real = message_timeup(&m).unwrap();
         assert_eq!((real.topic.as_str(), real.queue_id, real.reconsume_times), ("T", 2, 1));
-        assert_eq!(real.properties.get("DELAY"), None);
+        assert_eq!(real.properties.get("DELAY"), Some("3"), "Java's stored properties keep DELAY");
         assert_eq!(real.properties.get("TAGS"), Some("A"));
     }
 
@@ -264,6 +303,16 @@ mod tests {
         assert_eq!(stored.properties.get("REAL_TOPIC"), Some("T"));
         assert_eq!(stored.properties.get("REAL_QID"), Some("2"));
         assert_eq!(stored.properties.get("DELAY"), Some("2"));
+        // Delivered, it lands in its real queue and keeps DELAY (as on Apache).
+        let real = message_timeup(&stored).unwrap();
+        without_delay(|| s.put_message(&real)).unwrap();
+        let e = s.consume_queue_entry("T", 2, 0).expect("delivered to the real queue");
+        let delivered = s.look_message_by_offset(e.phy_offset).unwrap();
+        assert_eq!(delivered.properties.get("DELAY"), Some("2"));
+        assert_eq!(delivered.properties.get("REAL_TOPIC"), Some("T"));
+        // ... and only the delivery bypasses the levels.
+        s.put_message(&real).unwrap();
+        assert_eq!(s.max_offset_in_queue("T", 2), 1, "a put outside delivery is delayed again");
         // A prepared transaction message is never delayed.
         let mut prepared = m.clone();
         prepared.sys_flag = sys_flag::TRANSACTION_PREPARED;

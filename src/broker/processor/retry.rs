@@ -58,7 +58,6 @@ pub fn consumer_send_msg_back(b: &Broker, _: &ConnectionHandle, req: &RemotingCo
     if props.get(property::RETRY_TOPIC).is_none() {
         props.put(property::RETRY_TOPIC, msg.topic.clone());
     }
-    props.remove(property::WAIT_STORE_MSG_OK);
     // Older clients' maxReconsumeTimes is ignored (decoded, but not used).
     let max_reconsume_times = match h.max_reconsume_times {
         Some(t) if req.version >= V3_4_9 => t,
@@ -71,7 +70,8 @@ pub fn consumer_send_msg_back(b: &Broker, _: &ConnectionHandle, req: &RemotingCo
         if created {
             b.trigger_register();
         }
-        props.remove(property::DELAY_TIME_LEVEL);
+        // Java sets the level to 0 (DELAY=0 stays in the stored properties).
+        props.put(property::DELAY_TIME_LEVEL, "0");
         tracing::info!(group, msg_id = %msg.msg_id(), times = msg.reconsume_times, "message moved to the dead letter queue");
     } else {
         if delay_level == 0 {
@@ -92,4 +92,67 @@ pub fn consumer_send_msg_back(b: &Broker, _: &ConnectionHandle, req: &RemotingCo
     };
     b.store.put_message(&inner)?;
     ok(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{broker_defaults, BrokerConfig};
+    use crate::protocol::message::Properties;
+    use crate::remoting::codes::request;
+    use bytes::Bytes;
+
+    fn send_back(b: &Broker, offset: i64, delay_level: i32) {
+        let req = RemotingCommand::request(request::CONSUMER_SEND_MSG_BACK, 1)
+            .with_ext("group", "G")
+            .with_ext("offset", offset)
+            .with_ext("delayLevel", delay_level);
+        let (conn, _rx) = ConnectionHandle::detached("127.0.0.1:5555".parse().unwrap());
+        assert!(consumer_send_msg_back(b, &conn, &req).is_ok());
+    }
+
+    /// As `SendMessageProcessor.asyncConsumerSendMsgBack` (4.9.7): WAIT
+    /// stays, a retry sets DELAY to its level, a dead letter to 0.
+    #[tokio::test]
+    async fn sent_back_messages_keep_wait_and_carry_java_delay() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = broker_defaults();
+        s.apply([
+            ("storePathRootDir".to_string(), dir.path().display().to_string()),
+            ("mappedFileSizeCommitLog".to_string(), "1048576".to_string()),
+            ("brokerName".to_string(), "broker-a".to_string()),
+        ]);
+        let b = Broker::open(BrokerConfig::from_settings(s).unwrap()).unwrap();
+        let mut props = Properties::default();
+        props.put("WAIT", "true");
+        props.put("DELAY", "2");
+        props.put("REAL_TOPIC", "T");
+        props.put("REAL_QID", "0");
+        let m = MessageInner {
+            topic: "T".into(),
+            queue_id: 0,
+            flag: 0,
+            sys_flag: 0,
+            body: Bytes::from_static(b"x"),
+            properties: props,
+            born_timestamp: 1,
+            born_host: "127.0.0.1:5000".parse().unwrap(),
+            store_host: "127.0.0.1:10911".parse().unwrap(),
+            reconsume_times: 0,
+            prepared_transaction_offset: 0,
+        };
+        // Stored as a delivered delayed message is (DELAY kept, not delayed again).
+        let delivered = crate::broker::schedule::tests_support::put_delivered(&b.store, &m);
+        send_back(&b, delivered, 0);
+        let e = b.store.consume_queue_entry(topics::SCHEDULE_TOPIC, 2, 0).expect("retry waits at level 3");
+        let retry = b.store.look_message_by_offset(e.phy_offset).unwrap();
+        assert_eq!(retry.properties.get("DELAY"), Some("3"));
+        assert_eq!(retry.properties.get("WAIT"), Some("true"));
+        assert_eq!(retry.properties.get("REAL_TOPIC"), Some("%RETRY%G"));
+        send_back(&b, delivered, -1);
+        let e = b.store.consume_queue_entry("%DLQ%G", 0, 0).expect("dead letter");
+        let dead = b.store.look_message_by_offset(e.phy_offset).unwrap();
+        assert_eq!(dead.properties.get("DELAY"), Some("0"));
+        assert_eq!(dead.properties.get("WAIT"), Some("true"));
+    }
 }
