@@ -72,11 +72,12 @@ pub mod topics {
     pub const DLQ_GROUP_TOPIC_PREFIX: &str = "%DLQ%";
     pub use super::names::TOPIC_MAX_LENGTH;
 
-    /// Topics clients may never send to (`TopicValidator.isNotAllowedSendTopic`).
+    /// Topics clients may never send to (`TopicValidator.isNotAllowedSendTopic`);
+    /// the trace topic is not one of them (trace clients write to it).
     pub fn is_not_allowed_send(topic: &str) -> bool {
         matches!(
             topic,
-            SCHEDULE_TOPIC | TRANS_HALF_TOPIC | TRANS_OP_HALF_TOPIC | TRANS_CHECK_MAX_TIME_TOPIC | "RMQ_SYS_TRACE_TOPIC"
+            SCHEDULE_TOPIC | TRANS_HALF_TOPIC | TRANS_OP_HALF_TOPIC | TRANS_CHECK_MAX_TIME_TOPIC
         )
     }
 
