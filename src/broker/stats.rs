@@ -12,6 +12,14 @@ pub const TOPIC_PUT_NUMS: &str = "TOPIC_PUT_NUMS";
 pub const TOPIC_PUT_SIZE: &str = "TOPIC_PUT_SIZE";
 pub const GROUP_GET_NUMS: &str = "GROUP_GET_NUMS";
 pub const GROUP_GET_SIZE: &str = "GROUP_GET_SIZE";
+/// Messages sent back by consumers (CONSUMER_SEND_MSG_BACK), keyed `topic@group`.
+pub const SNDBCK_PUT_NUMS: &str = "SNDBCK_PUT_NUMS";
+/// Broker-wide put / get message counts; Java keys them by the cluster name,
+/// which `stats_data` callers pass through `broker_stats_key`.
+pub const BROKER_PUT_NUMS: &str = "BROKER_PUT_NUMS";
+pub const BROKER_GET_NUMS: &str = "BROKER_GET_NUMS";
+/// The internal key of the broker-wide items.
+const BROKER_KEY: &str = "";
 const DAY_SECS: u64 = 86_400;
 
 /// `StoreStatsService`'s put-time buckets (upper bounds in ms, last unbounded).
@@ -209,6 +217,7 @@ impl BrokerStats {
     pub fn on_put(&self, topic: &str, msgs: u64, bytes: u64) {
         self.put_total.fetch_add(msgs, Ordering::Relaxed);
         self.put_size_total.fetch_add(bytes, Ordering::Relaxed);
+        self.add_item(BROKER_PUT_NUMS, BROKER_KEY, msgs);
         self.add_item(TOPIC_PUT_NUMS, topic, msgs);
         self.add_item(TOPIC_PUT_SIZE, topic, bytes);
     }
@@ -248,9 +257,27 @@ impl BrokerStats {
         }
         self.get_found.fetch_add(1, Ordering::Relaxed);
         self.get_transferred.fetch_add(msgs, Ordering::Relaxed);
+        self.add_item(BROKER_GET_NUMS, BROKER_KEY, msgs);
         let key = format!("{topic}@{group}");
         self.add_item(GROUP_GET_NUMS, &key, msgs);
         self.add_item(GROUP_GET_SIZE, &key, bytes);
+    }
+
+    /// Records one message a consumer of `group` sent back (CONSUMER_SEND_MSG_BACK
+    /// stored it); `topic` is the message's original topic, as Java's `incSendBackNums`.
+    pub fn on_send_back(&self, topic: &str, group: &str) {
+        self.add_item(SNDBCK_PUT_NUMS, &format!("{topic}@{group}"), 1);
+    }
+
+    /// The internal key of `name`'s item for the key a client asked for:
+    /// `BROKER_PUT_NUMS` / `BROKER_GET_NUMS` answer only to the broker's
+    /// cluster name (Java's `BrokerStatsManager` keys them by it), every
+    /// other name to the key itself.
+    pub fn item_key<'a>(name: &str, key: &'a str, cluster: &str) -> Option<&'a str> {
+        match name {
+            BROKER_PUT_NUMS | BROKER_GET_NUMS => (key == cluster).then_some(BROKER_KEY),
+            _ => Some(key),
+        }
     }
 
     /// Records a sample; called once a second.
@@ -417,6 +444,14 @@ mod tests {
         assert_eq!(puts.len(), 1);
         assert_eq!((puts[0].0.as_str(), puts[0].1), ("T", 15));
         assert_eq!(s.items(GROUP_GET_NUMS)[0].1, 7);
+        let key = BrokerStats::item_key(BROKER_PUT_NUMS, "C", "C").unwrap();
+        assert_eq!(s.stats_data(BROKER_PUT_NUMS, key).unwrap()["statsMinute"]["sum"], 15);
+        let key = BrokerStats::item_key(BROKER_GET_NUMS, "C", "C").unwrap();
+        assert_eq!(s.stats_data(BROKER_GET_NUMS, key).unwrap()["statsMinute"]["sum"], 7);
+        assert_eq!(BrokerStats::item_key(BROKER_PUT_NUMS, "other", "C"), None);
+        assert_eq!(BrokerStats::item_key(TOPIC_PUT_NUMS, "T", "C"), Some("T"));
+        s.on_send_back("T", "G");
+        assert_eq!(s.stats_data(SNDBCK_PUT_NUMS, "T@G").unwrap()["statsDay"]["sum"], 1);
         assert_eq!(s.snapshot().put_total, 15);
     }
 }

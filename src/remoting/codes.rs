@@ -55,6 +55,7 @@ pub mod request {
     pub const INVOKE_BROKER_TO_GET_CONSUMER_STATUS: i32 = 223;
     pub const GET_TOPICS_BY_CLUSTER: i32 = 224;
     pub const QUERY_TOPIC_CONSUME_BY_WHO: i32 = 300;
+    pub const QUERY_CONSUME_TIME_SPAN: i32 = 303;
     pub const CLEAN_EXPIRED_CONSUMEQUEUE: i32 = 306;
     pub const GET_CONSUMER_RUNNING_INFO: i32 = 307;
     pub const CONSUME_MESSAGE_DIRECTLY: i32 = 309;

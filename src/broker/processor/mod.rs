@@ -79,6 +79,7 @@ pub fn route(code: i32) -> Option<Route> {
         rc::GET_ALL_TOPIC_CONFIG => R::plain(topic_admin::get_all_topic_config),
         rc::GET_TOPIC_STATS_INFO => R::plain(topic_admin::get_topic_stats_info),
         rc::QUERY_TOPIC_CONSUME_BY_WHO => R::plain(topic_admin::query_topic_consume_by_who),
+        rc::QUERY_CONSUME_TIME_SPAN => R::plain(topic_admin::query_consume_time_span),
         rc::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => R::plain(group_admin::update_and_create_subscription_group),
         rc::DELETE_SUBSCRIPTIONGROUP => R::plain(group_admin::delete_subscription_group),
         rc::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => R::plain(group_admin::get_all_subscription_group),

@@ -70,7 +70,9 @@ pub fn get_broker_runtime_info(b: &Broker, _: &ConnectionHandle, req: &RemotingC
 
 pub fn view_broker_stats_data(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
     let ViewBrokerStatsDataRequestHeader { stats_name: name, stats_key: key } = ViewBrokerStatsDataRequestHeader::decode(req)?;
-    match b.stats.stats_data(&name, &key) {
+    let cluster = b.cfg().cluster_name.clone();
+    let found = crate::broker::stats::BrokerStats::item_key(&name, &key, &cluster).and_then(|k| b.stats.stats_data(&name, k));
+    match found {
         Some(d) => Ok(success(req).with_body(serde_json::to_vec(&d).unwrap()).into()),
         None => Err(BrokerError::new(response::SYSTEM_ERROR, format!("The stats <{name}> <{key}> not exist"))),
     }

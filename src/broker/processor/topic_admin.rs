@@ -13,7 +13,7 @@ use crate::protocol::body::TopicConfigSerializeWrapper;
 use crate::protocol::fastjson;
 use crate::protocol::header::{
     CommandHeader, CreateTopicRequestHeader, DeleteTopicRequestHeader, GetTopicStatsInfoRequestHeader,
-    QueryTopicConsumeByWhoRequestHeader,
+    QueryConsumeTimeSpanRequestHeader, QueryTopicConsumeByWhoRequestHeader,
 };
 use crate::protocol::topic::TopicConfig;
 use crate::remoting::codes::response;
@@ -96,4 +96,48 @@ pub fn query_topic_consume_by_who(b: &Broker, _: &ConnectionHandle, req: &Remoti
     groups.extend(b.offsets.topic_groups().into_iter().filter(|(t, _)| t == topic).map(|(_, g)| g));
     let body = json!({"groupList": groups});
     Ok(success(req).with_body(serde_json::to_vec(&body).unwrap()).into())
+}
+
+/// QUERY_CONSUME_TIME_SPAN: per write queue of the topic, the store times of
+/// its first and last message, of the last message `group` consumed (the
+/// first message's if it consumed none) and, while behind, how long the next
+/// message has waited (`QueryConsumeTimeSpanBody`, as Apache's
+/// `AdminBrokerProcessor.queryConsumeTimeSpan`).
+pub fn query_consume_time_span(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    let h = QueryConsumeTimeSpanRequestHeader::decode(req)?;
+    let topic = h.topic.as_str();
+    let tc = b
+        .topics
+        .get(topic)
+        .ok_or_else(|| BrokerError::new(response::TOPIC_NOT_EXIST, format!("topic[{topic}] not exist")))?;
+    let broker_name = b.cfg().broker_name.clone();
+    let now = crate::store::now_ms();
+    let spans: Vec<_> = (0..tc.write_queue_nums)
+        .map(|q| {
+            let min_time = b.store.earliest_message_time(topic, q);
+            let max_offset = b.store.max_offset_in_queue(topic, q);
+            let max_time = if max_offset > 0 { b.store.message_store_timestamp(topic, q, max_offset - 1) } else { 0 };
+            let consumer_offset = b.offsets.query(&h.group, topic, q);
+            let consume_time = if consumer_offset > 0 {
+                b.store.message_store_timestamp(topic, q, consumer_offset - 1)
+            } else {
+                min_time
+            };
+            let delay_time = if consumer_offset < max_offset {
+                let next = b.store.message_store_timestamp(topic, q, consumer_offset.max(0));
+                if next > 0 { now - next } else { 0 }
+            } else {
+                0
+            };
+            json!({
+                "consumeTimeStamp": consume_time,
+                "delayTime": delay_time,
+                "maxTimeStamp": max_time,
+                "messageQueue": mq_json(&broker_name, topic, q),
+                "minTimeStamp": min_time,
+            })
+        })
+        .collect();
+    let body = serde_json::to_vec(&json!({ "consumeTimeSpanSet": spans })).unwrap();
+    Ok(success(req).with_body(body).into())
 }

@@ -41,6 +41,15 @@ header! {
 }
 resources!(QueryTopicConsumeByWhoRequestHeader, topic = topic);
 
+header! {
+    /// QUERY_CONSUME_TIME_SPAN (303): `QueryConsumeTimeSpanRequestHeader`.
+    pub struct QueryConsumeTimeSpanRequestHeader {
+        pub topic: String = topic("topic"),
+        pub group: String = group("group"),
+    }
+}
+resources!(QueryConsumeTimeSpanRequestHeader, topic = topic, group = group);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +77,9 @@ mod tests {
             &DeleteTopicRequestHeader { topic: "T".into() },
             DeleteTopicRequestHeader::FIELDS,
         );
+        let h = QueryConsumeTimeSpanRequestHeader { topic: "T".into(), group: "G".into() };
+        check(rc::QUERY_CONSUME_TIME_SPAN, &h, QueryConsumeTimeSpanRequestHeader::FIELDS);
+        assert_eq!((h.topic(), h.group()), (Some("T"), Some("G")));
         check(
             rc::GET_TOPIC_STATS_INFO,
             &GetTopicStatsInfoRequestHeader { topic: "T".into() },
