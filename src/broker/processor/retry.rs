@@ -91,6 +91,8 @@ pub fn consumer_send_msg_back(b: &Broker, _: &ConnectionHandle, req: &RemotingCo
         ..msg.to_inner()
     };
     b.store.put_message(&inner)?;
+    // As Java's incSendBackNums: keyed by the original topic and the group.
+    b.stats.on_send_back(inner.properties.get(property::RETRY_TOPIC).unwrap_or(&msg.topic), group);
     ok(req)
 }
 
