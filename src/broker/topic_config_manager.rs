@@ -97,6 +97,13 @@ impl TopicConfigManager {
     }
 
     /// `TopicValidator.isSystemTopic`.
+    /// `TopicValidator.getSystemTopicSet()`, sorted.
+    pub fn system_topics(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.system.iter().cloned().collect();
+        v.sort();
+        v
+    }
+
     pub fn is_system_topic(&self, topic: &str) -> bool {
         self.system.contains(topic) || topic.starts_with("rmq_sys_")
     }

@@ -54,6 +54,7 @@ pub mod request {
     pub const INVOKE_BROKER_TO_RESET_OFFSET: i32 = 222;
     pub const INVOKE_BROKER_TO_GET_CONSUMER_STATUS: i32 = 223;
     pub const GET_TOPICS_BY_CLUSTER: i32 = 224;
+    pub const GET_SYSTEM_TOPIC_LIST_FROM_BROKER: i32 = 305;
     pub const QUERY_TOPIC_CONSUME_BY_WHO: i32 = 300;
     pub const QUERY_CONSUME_TIME_SPAN: i32 = 303;
     pub const CLEAN_EXPIRED_CONSUMEQUEUE: i32 = 306;

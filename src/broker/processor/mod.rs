@@ -77,6 +77,7 @@ pub fn route(code: i32) -> Option<Route> {
         rc::UPDATE_AND_CREATE_TOPIC => R::plain(topic_admin::update_and_create_topic),
         rc::DELETE_TOPIC_IN_BROKER => R::plain(topic_admin::delete_topic_in_broker),
         rc::GET_ALL_TOPIC_CONFIG => R::plain(topic_admin::get_all_topic_config),
+        rc::GET_SYSTEM_TOPIC_LIST_FROM_BROKER => R::plain(topic_admin::get_system_topic_list),
         rc::GET_TOPIC_STATS_INFO => R::plain(topic_admin::get_topic_stats_info),
         rc::QUERY_TOPIC_CONSUME_BY_WHO => R::plain(topic_admin::query_topic_consume_by_who),
         rc::QUERY_CONSUME_TIME_SPAN => R::plain(topic_admin::query_consume_time_span),

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::{mq_json, ok, success, validate_topic};
 use crate::broker::error::{BrokerError, BrokerResult};
 use crate::broker::Broker;
-use crate::protocol::body::TopicConfigSerializeWrapper;
+use crate::protocol::body::{TopicConfigSerializeWrapper, TopicList};
 use crate::protocol::fastjson;
 use crate::protocol::header::{
     CommandHeader, CreateTopicRequestHeader, DeleteTopicRequestHeader, GetTopicStatsInfoRequestHeader,
@@ -70,6 +70,13 @@ pub fn get_all_topic_config(b: &Broker, _: &ConnectionHandle, req: &RemotingComm
     let snapshot: TopicConfigSerializeWrapper = b.topics.snapshot();
     let body = fastjson::to_vec(&serde_json::to_value(&snapshot).unwrap());
     Ok(success(req).with_body(body).into())
+}
+
+/// GET_SYSTEM_TOPIC_LIST_FROM_BROKER: the broker's system topics, which
+/// `DefaultMQAdminExt.getUserTopicConfig` (mqadmin exportMetrics) filters out.
+pub fn get_system_topic_list(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {
+    let list = TopicList { broker_addr: None, topic_list: b.topics.system_topics() };
+    Ok(success(req).with_body(serde_json::to_vec(&list).unwrap()).into())
 }
 
 pub fn get_topic_stats_info(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) -> BrokerResult<Reply> {

@@ -264,10 +264,11 @@ class AdminExtTest {
         check("deleteTopicInBroker / deleteTopicInNameServer", () -> {
             admin.deleteTopicInBroker(Set.of(addr), topic);
             admin.deleteTopicInNameServer(Set.of(mq.namesrvAddr()), cluster, topic);
-            // Apache 4.9.7 still lists the topic by cluster right after (not investigated).
+            // Apache 4.9.7 still lists the topic right after, by cluster and in the full list
+            // (not investigated), so the listing checks are ferromq's.
             TopicList tl = admin.fetchTopicsByCLuster(cluster);
             assertTrue(!ferro || !tl.getTopicList().contains(topic), "deleted topic still listed");
-            assertTrue(!admin.fetchAllTopicList().getTopicList().contains(topic), "deleted topic in fetchAllTopicList");
+            assertTrue(!ferro || !admin.fetchAllTopicList().getTopicList().contains(topic), "deleted topic in fetchAllTopicList");
         });
 
         if (!failures.isEmpty()) {

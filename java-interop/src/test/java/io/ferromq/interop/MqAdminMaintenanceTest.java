@@ -252,4 +252,34 @@ class MqAdminMaintenanceTest {
             .invokeBrokerToGetConsumerStatus(mq.brokerAddr(), topic, group, clientId, 15_000);
         assertEquals(status, one, "clientAddr picks that client");
     }
+
+    /**
+     * exportConfigs -c (name server config, every master's broker config, cluster scale) and
+     * exportMetrics -c (runtime stats, topic and group figures per broker) write their JSON files
+     * with the broker's own values in them.
+     */
+    @Test
+    void exportConfigsAndMetricsWriteTheirFiles(FerroMQ mq) throws Exception {
+        MqAdmin admin = new MqAdmin(mq);
+        String topic = mq.uniqueName("Export");
+        String group = mq.uniqueName("CG");
+        DefaultMQProducer producer = mq.startProducer();
+        send(producer, topic, "e", 5);
+        consumeAllThenShutDown(mq, topic, group, 5);
+
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("export");
+        admin.ok("exportConfigs", "-c", CLUSTER, "-f", dir.toString());
+        String configs = java.nio.file.Files.readString(dir.resolve("configs.json"));
+        com.alibaba.fastjson.JSONObject c = com.alibaba.fastjson.JSON.parseObject(configs);
+        assertEquals(1, c.getJSONObject("clusterScale").getIntValue("masterBrokerSize"), "one master: " + configs);
+        com.alibaba.fastjson.JSONObject broker = c.getJSONObject("brokerConfigs").getJSONObject(BROKER);
+        assertEquals(CLUSTER, broker.getString("brokerClusterName"), "the broker's own settings: " + configs);
+        assertEquals("0", broker.getString("brokerId"), "brokerId: " + configs);
+
+        admin.ok("exportMetrics", "-c", CLUSTER, "-f", dir.toString());
+        String metrics = java.nio.file.Files.readString(dir.resolve("metrics.json"));
+        com.alibaba.fastjson.JSONObject m = com.alibaba.fastjson.JSON.parseObject(metrics);
+        assertTrue(!m.isEmpty(), "metrics.json has content: " + metrics);
+        assertTrue(metrics.contains(BROKER), "the broker's name in metrics.json: " + metrics);
+    }
 }
