@@ -248,6 +248,18 @@ pub fn call_consumer(b: &Broker, _: &ConnectionHandle, req: &RemotingCommand) ->
     let mut relay = RemotingCommand::request(req.code, 0);
     relay.ext_fields = req.ext_fields.clone();
     relay.body = req.body.clone();
+    if req.code == request::CONSUME_MESSAGE_DIRECTLY {
+        // As the Java broker: the client is handed the stored message named by msgId.
+        let h = ConsumeMessageDirectlyResultRequestHeader::decode(req)?;
+        let msg_id = h.msg_id.ok_or(crate::protocol::ProtocolError::MissingField("msgId"))?;
+        let (_, offset) = crate::protocol::message::decode_message_id(&msg_id)?;
+        let record = b
+            .store
+            .raw_record(offset)
+            .ok_or_else(|| BrokerError::new(response::SYSTEM_ERROR, format!("can not find message by the offset, {offset}")))?;
+        relay.body = Some(record);
+        relay.ext_fields.insert("brokerName".into(), b.cfg().broker_name.clone());
+    }
     let (req, group, client_id, cfg) = (req.clone(), group.to_string(), client_id.to_string(), b.cfg());
     Ok(Reply::later(async move {
         let result = match channel.conn.request(relay, Duration::from_secs(10)).await {

@@ -75,10 +75,15 @@ class AdminExtTest {
         String group = mq.uniqueName("CG");
         DefaultMQProducer producer = mq.startProducer();
         long bytes = 0;
+        String firstMsgId = null;
         for (int i = 0; i < N; i++) {
             byte[] body = ("admin-ext-" + i).getBytes(UTF_8);
             bytes += body.length;
-            assertEquals(SendStatus.SEND_OK, producer.send(new Message(topic, body)).getSendStatus());
+            org.apache.rocketmq.client.producer.SendResult sr = producer.send(new Message(topic, body));
+            assertEquals(SendStatus.SEND_OK, sr.getSendStatus());
+            if (firstMsgId == null) {
+                firstMsgId = sr.getOffsetMsgId();
+            }
         }
 
         Set<String> seen = ConcurrentHashMap.newKeySet();
@@ -257,6 +262,47 @@ class AdminExtTest {
             } catch (Exception expected) {
                 // Apache answers QUERY_NOT_FOUND, which the client throws.
             }
+        });
+
+        // The calls a dashboard makes on a live consumer (relayed by the broker to the client).
+        String clientId = admin.examineConsumerConnectionInfo(group).getConnectionSet().iterator().next().getClientId();
+        check("getConsumerRunningInfo", () -> {
+            org.apache.rocketmq.common.protocol.body.ConsumerRunningInfo info = admin.getConsumerRunningInfo(group, clientId, false);
+            assertNotNull(info, "running info");
+            assertTrue(info.getSubscriptionSet().stream().anyMatch(s -> s.getTopic().equals(topic)), "subscription: " + info.getSubscriptionSet());
+            assertTrue(info.getMqTable().keySet().stream().anyMatch(q -> q.getTopic().equals(topic)), "queues: " + info.getMqTable().keySet());
+        });
+        final String msgId = firstMsgId;
+        check("consumeMessageDirectly", () -> {
+            org.apache.rocketmq.common.protocol.body.ConsumeMessageDirectlyResult r = admin.consumeMessageDirectly(group, clientId, msgId);
+            assertEquals(org.apache.rocketmq.common.protocol.body.CMResult.CR_SUCCESS, r.getConsumeResult(), "consume result: " + r);
+        });
+        check("getConsumeStatus", () -> {
+            Map<String, Map<MessageQueue, Long>> st = admin.getConsumeStatus(topic, group, "");
+            assertTrue(st.containsKey(clientId), "status of the live client: " + st);
+            assertTrue(st.get(clientId).keySet().stream().allMatch(q -> q.getTopic().equals(topic)), "its queues: " + st);
+        });
+        String clone = group + "_clone";
+        check("cloneGroupOffset", () -> {
+            admin.cloneGroupOffset(group, clone, topic, true);
+            // examineConsumeStats needs the group's retry topic, which an offline clone has not:
+            // read the clone's committed offsets as a pull consumer of that group would.
+            org.apache.rocketmq.client.consumer.DefaultMQPullConsumer pc = mq.startPullConsumer(clone);
+            long consumed = 0;
+            for (MessageQueue q : pc.fetchSubscribeMessageQueues(topic)) {
+                consumed += Math.max(0, pc.fetchConsumeOffset(q, true));
+            }
+            assertEquals(N, consumed, "the clone's committed offsets");
+        });
+        check("resetOffsetByTimestamp", () -> {
+            Map<MessageQueue, Long> reset = admin.resetOffsetByTimestamp(topic, group, 0L, true);
+            assertTrue(!reset.isEmpty() && reset.keySet().stream().allMatch(q -> q.getTopic().equals(topic)), "reset queues: " + reset);
+            assertTrue(reset.values().stream().allMatch(o -> o == 0L), "reset to the first message: " + reset);
+        });
+        check("resetOffsetByTimestampOld", () -> {
+            List<org.apache.rocketmq.common.admin.RollbackStats> rs = admin.resetOffsetByTimestampOld(clone, topic, 0L, true);
+            assertTrue(!rs.isEmpty(), "rollback stats: " + rs);
+            assertTrue(rs.stream().allMatch(r -> r.getRollbackOffset() == 0L), "rolled back to 0: " + rs);
         });
 
         consumer.shutdown();
