@@ -393,7 +393,6 @@ fn parse_proc(stat: &str, status: &str, proc_stat: &str, ticks: f64) -> Option<P
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{broker_defaults, BrokerConfig};
     use crate::protocol::header::pull_sys_flag;
     use crate::protocol::topic::TopicConfig;
     use crate::remoting::codes::{request as rc, response};
@@ -401,14 +400,7 @@ mod tests {
     use crate::remoting::RemotingCommand;
 
     fn broker(dir: &std::path::Path) -> Arc<Broker> {
-        let mut s = broker_defaults();
-        s.apply([
-            ("storePathRootDir".to_string(), dir.display().to_string()),
-            ("mappedFileSizeCommitLog".to_string(), "1048576".to_string()),
-            ("brokerName".to_string(), "broker-a".to_string()),
-            ("brokerClusterName".to_string(), "C1".to_string()),
-        ]);
-        let b = Broker::open(BrokerConfig::from_settings(s).unwrap()).unwrap();
+        let b = crate::broker::test_broker(dir, &[("brokerClusterName", "C1")]);
         b.topics.update(TopicConfig::new("T", 2, 2, 6)).unwrap();
         b
     }

@@ -215,3 +215,17 @@ impl RequestProcessor for Broker {
         }
     }
 }
+
+/// A broker on a temporary store with small segments, for tests that drive
+/// handlers and services without a socket; `extra` overrides settings.
+#[cfg(test)]
+pub(crate) fn test_broker(dir: &std::path::Path, extra: &[(&str, &str)]) -> Arc<Broker> {
+    let mut s = crate::config::broker_defaults();
+    s.apply([
+        ("storePathRootDir".to_string(), dir.display().to_string()),
+        ("mappedFileSizeCommitLog".to_string(), "1048576".to_string()),
+        ("brokerName".to_string(), "broker-a".to_string()),
+    ]);
+    s.apply(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Broker::open(BrokerConfig::from_settings(s).unwrap()).unwrap()
+}

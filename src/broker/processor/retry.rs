@@ -99,7 +99,6 @@ pub fn consumer_send_msg_back(b: &Broker, _: &ConnectionHandle, req: &RemotingCo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{broker_defaults, BrokerConfig};
     use crate::protocol::message::Properties;
     use crate::remoting::codes::request;
     use bytes::Bytes;
@@ -118,13 +117,7 @@ mod tests {
     #[tokio::test]
     async fn sent_back_messages_keep_wait_and_carry_java_delay() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = broker_defaults();
-        s.apply([
-            ("storePathRootDir".to_string(), dir.path().display().to_string()),
-            ("mappedFileSizeCommitLog".to_string(), "1048576".to_string()),
-            ("brokerName".to_string(), "broker-a".to_string()),
-        ]);
-        let b = Broker::open(BrokerConfig::from_settings(s).unwrap()).unwrap();
+        let b = crate::broker::test_broker(dir.path(), &[]);
         let mut props = Properties::default();
         props.put("WAIT", "true");
         props.put("DELAY", "2");

@@ -8,21 +8,13 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::*;
 use crate::broker::Broker;
-use crate::config::{broker_defaults, BrokerConfig};
 use crate::protocol::header::pull_sys_flag;
 use crate::protocol::message::MessageExt;
 use crate::protocol::topic::TopicConfig;
 use crate::remoting::connection::RequestProcessor;
 
 fn broker(dir: &std::path::Path) -> Arc<Broker> {
-    let mut s = broker_defaults();
-    s.apply([
-        ("storePathRootDir".to_string(), dir.display().to_string()),
-        ("mappedFileSizeCommitLog".to_string(), "1048576".to_string()),
-        ("brokerName".to_string(), "broker-a".to_string()),
-        ("regionId".to_string(), "RegionX".to_string()),
-    ]);
-    let b = Broker::open(BrokerConfig::from_settings(s).unwrap()).unwrap();
+    let b = crate::broker::test_broker(dir, &[("regionId", "RegionX")]);
     b.topics.update(TopicConfig::new("T", 2, 2, 6)).unwrap();
     b
 }

@@ -1,19 +1,11 @@
 use super::*;
-use crate::config::{broker_defaults, BrokerConfig};
 use crate::broker::error::BrokerResult;
 use crate::protocol::message::Properties;
 use crate::remoting::connection::Reply;
 use crate::remoting::ConnectionHandle;
 
 fn broker(dir: &std::path::Path) -> Arc<Broker> {
-    let mut s = broker_defaults();
-    s.apply([
-        ("storePathRootDir".to_string(), dir.display().to_string()),
-        ("mappedFileSizeCommitLog".to_string(), "1048576".to_string()),
-        ("transactionTimeOut".to_string(), "0".to_string()),
-        ("brokerName".to_string(), "broker-a".to_string()),
-    ]);
-    Broker::open(BrokerConfig::from_settings(s).unwrap()).unwrap()
+    crate::broker::test_broker(dir, &[("transactionTimeOut", "0")])
 }
 
 fn prepared(b: &Broker, key: &str) -> (MessageExt, i64) {
