@@ -268,31 +268,11 @@ mod tests {
     #[test]
     fn delayed_messages_wait_in_the_schedule_topic() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = crate::store::StoreConfig {
-            commit_log_file_size: 4096,
-            consume_queue_file_size: 20 * 10,
-            max_hash_slot_num: 64,
-            max_index_num: 256,
-            ..crate::store::StoreConfig::new(dir.path().to_path_buf(), "127.0.0.1:10911".parse().unwrap())
-        };
+        let cfg = crate::store::tests::config(dir.path(), 4096);
         let ext = StoreExtensions { put_hook: Some(Arc::new(DelayLevels::new(vec![1000, 5000]))), ..Default::default() };
         let s = MessageStore::open_with(cfg, ext).unwrap();
-        let mut props = Properties::default();
-        props.put("TAGS", "A");
-        props.put("DELAY", "9");
-        let m = MessageInner {
-            topic: "T".into(),
-            queue_id: 2,
-            flag: 0,
-            sys_flag: 0,
-            body: Bytes::from_static(b"later"),
-            properties: props,
-            born_timestamp: 1,
-            born_host: "127.0.0.1:5000".parse().unwrap(),
-            store_host: "127.0.0.1:10911".parse().unwrap(),
-            reconsume_times: 0,
-            prepared_transaction_offset: 0,
-        };
+        let mut m = crate::store::tests::msg("T", 2, "later", "A");
+        m.properties.put("DELAY", "9");
         let before = now_ms();
         s.put_message(&m).unwrap();
         assert_eq!(s.max_offset_in_queue("T", 2), 0);

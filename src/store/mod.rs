@@ -299,7 +299,7 @@ impl MessageStore {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 #[cfg(test)]
 mod path_tests {

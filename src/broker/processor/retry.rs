@@ -101,7 +101,6 @@ mod tests {
     use super::*;
     use crate::protocol::message::Properties;
     use crate::remoting::codes::request;
-    use bytes::Bytes;
 
     fn send_back(b: &Broker, offset: i64, delay_level: i32) {
         let req = RemotingCommand::request(request::CONSUMER_SEND_MSG_BACK, 1)
@@ -118,24 +117,11 @@ mod tests {
     async fn sent_back_messages_keep_wait_and_carry_java_delay() {
         let dir = tempfile::tempdir().unwrap();
         let b = crate::broker::test_broker(dir.path(), &[]);
-        let mut props = Properties::default();
-        props.put("WAIT", "true");
-        props.put("DELAY", "2");
-        props.put("REAL_TOPIC", "T");
-        props.put("REAL_QID", "0");
-        let m = MessageInner {
-            topic: "T".into(),
-            queue_id: 0,
-            flag: 0,
-            sys_flag: 0,
-            body: Bytes::from_static(b"x"),
-            properties: props,
-            born_timestamp: 1,
-            born_host: "127.0.0.1:5000".parse().unwrap(),
-            store_host: "127.0.0.1:10911".parse().unwrap(),
-            reconsume_times: 0,
-            prepared_transaction_offset: 0,
-        };
+        let mut m = crate::store::tests::msg("T", 0, "x", "");
+        m.properties = Properties::default();
+        for (k, v) in [("WAIT", "true"), ("DELAY", "2"), ("REAL_TOPIC", "T"), ("REAL_QID", "0")] {
+            m.properties.put(k, v);
+        }
         // Stored as a delivered delayed message is (DELAY kept, not delayed again).
         let delivered = crate::broker::schedule::tests_support::put_delivered(&b.store, &m);
         send_back(&b, delivered, 0);
