@@ -59,6 +59,16 @@ public final class MqAdmin {
     private final Path log;
     private int runs;
 
+    /**
+     * Skips the calling test unless the interop client is 4.9.x: mqadmin pins its own 4.9.7
+     * client, and what it is compared with must be that version too.
+     */
+    public static void assumeClient49(String what) {
+        String v = System.getProperty("interop.clientVersion", "4.9.7");
+        org.junit.jupiter.api.Assumptions.assumeTrue(v.startsWith("4.9."),
+            what + " tests run with client 4.9.x only (mqadmin pins its own 4.9.7 client); client is " + v);
+    }
+
     public MqAdmin(FerroMQ server) throws IOException {
         this.server = server;
         this.home = server.storeDir().getParent().resolve("mqadmin-home");

@@ -16,7 +16,6 @@ import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageExt;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -34,9 +33,7 @@ class TraceTest {
 
     @BeforeEach
     void onlyWithA49Client() {
-        String v = System.getProperty("interop.clientVersion", "4.9.7");
-        Assumptions.assumeTrue(v.startsWith("4.9."),
-            "trace tests run with client 4.9.x only (mqadmin pins its own 4.9.7 client); client is " + v);
+        MqAdmin.assumeClient49("trace");
     }
 
     /**
