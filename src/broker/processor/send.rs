@@ -42,13 +42,13 @@ const REGISTER_NEW_TOPIC_WAIT: Duration = Duration::from_secs(3);
 fn send(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand, batch: bool) -> BrokerResult<Reply> {
     let h = SendMessageRequestHeader::decode(req)?;
     let sent = do_send(b, conn, req, &h, batch)?;
-    let wait_flush = b.store.flush_disk_type() == FlushDiskType::Sync && waits_for_store(&h);
+    let wait_flush = b.store.flush_disk_type() == FlushDiskType::Sync && sent.waits_for_store;
     if !wait_flush && !sent.created_topic {
         return Ok(sent.resp.into());
     }
     let broker = b.arc();
     Ok(Reply::later(async move {
-        let Sent { mut resp, end_offset, created_topic } = sent;
+        let Sent { mut resp, end_offset, created_topic, .. } = sent;
         let register = async {
             if created_topic {
                 broker.register_and_wait(REGISTER_NEW_TOPIC_WAIT).await;
@@ -71,6 +71,8 @@ struct Sent {
     end_offset: i64,
     /// The send created its topic (the name servers don't know it yet).
     created_topic: bool,
+    /// The producer waits for the store (`WAIT` property, default true).
+    waits_for_store: bool,
 }
 
 /// Every send response carries the region and trace switch, success or not
@@ -87,12 +89,15 @@ fn do_send(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand, h: &SendM
     let queue_id = if h.queue_id < 0 { random_queue(tc.write_queue_nums) } else { h.queue_id };
     let body = req.body.clone().unwrap_or_default();
     let born_host = conn.remote_addr();
+    let waits = |p: &Properties| p.get(property::WAIT_STORE_MSG_OK) != Some("false");
+    let waits_for_store;
     let put = if batch {
         if h.topic.starts_with(topics::RETRY_GROUP_TOPIC_PREFIX) {
             return Err(BrokerError::new(response::MESSAGE_ILLEGAL, "[MSG_ILLEGAL]Retry group topic is not allowed to be sent in batch"));
         }
         refuse_undispatchable(h.sys_flag)?;
         let mut batch_props = Properties::parse(&h.properties);
+        waits_for_store = waits(&batch_props);
         batch_props.put(property::CLUSTER, cfg.cluster_name.clone());
         let items = decode_batch(&body)?;
         if items.is_empty() {
@@ -121,6 +126,7 @@ fn do_send(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand, h: &SendM
         if !prepared {
             refuse_undispatchable(h.sys_flag)?;
         }
+        waits_for_store = waits(&props);
         props.remove(property::WAIT_STORE_MSG_OK);
         props.put(property::CLUSTER, cfg.cluster_name.clone());
         let mut msg = inner_message(b, h, queue_id, h.flag, body, props, born_host);
@@ -137,7 +143,7 @@ fn do_send(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand, h: &SendM
         transaction_id: None,
     };
     let resp = answer.encode(RemotingCommand::response_to(req, response::SUCCESS, None));
-    Ok(Sent { resp, end_offset: put.end_offset, created_topic })
+    Ok(Sent { resp, end_offset: put.end_offset, created_topic, waits_for_store })
 }
 
 fn inner_message(
@@ -240,10 +246,6 @@ fn refuse_undispatchable(flag: i32) -> BrokerResult<()> {
 }
 
 /// Whether the producer waits for the store (`WAIT` property, default true).
-fn waits_for_store(h: &SendMessageRequestHeader) -> bool {
-    Properties::parse(&h.properties).get(property::WAIT_STORE_MSG_OK) != Some("false")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
