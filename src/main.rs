@@ -11,7 +11,8 @@ use ferromq::broker::Broker;
 use ferromq::config::{self, BrokerConfig, NamesrvConfig, Settings};
 use ferromq::namesrv::Namesrv;
 use ferromq::remoting::limits::Budget;
-use ferromq::remoting::server::serve;
+use ferromq::remoting::server::serve_tls;
+use ferromq::remoting::tls::{self, ServerTls, TlsSettings};
 
 #[derive(Parser)]
 #[command(name = "ferromq", version, about = "RocketMQ 4.x-compatible name server and broker")]
@@ -87,25 +88,35 @@ async fn bind(port: u16) -> std::io::Result<TcpListener> {
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on port {port}: {e}")))
 }
 
-async fn start_namesrv(cfg: NamesrvConfig) -> Result<Arc<Namesrv>, Box<dyn std::error::Error>> {
+/// The TLS side of the listening ports, from `tls.*` keys (and
+/// `tls.config.file`), and of the broker's outbound connections.
+fn tls_setup(s: &Settings) -> Result<(Option<Arc<ServerTls>>, Option<tls::ClientTls>), Box<dyn std::error::Error>> {
+    let t = TlsSettings::from_settings(s)?;
+    let server = t.server()?;
+    let client = t.client()?;
+    tracing::info!(mode = t.mode.name(), outbound = t.enable, test_mode = t.test_mode, "TLS");
+    Ok((server, client))
+}
+
+async fn start_namesrv(cfg: NamesrvConfig, tls: Option<Arc<ServerTls>>) -> Result<Arc<Namesrv>, Box<dyn std::error::Error>> {
     let listener = bind(cfg.listen_port).await?;
     let budget = Budget::new(cfg.limits.clone());
     let namesrv = Namesrv::new(cfg);
     namesrv.spawn_broker_scan();
-    tokio::spawn(serve(listener, namesrv.processor(), budget));
+    tokio::spawn(serve_tls(listener, namesrv.processor(), budget, tls));
     println!("The Name Server boot success. serializeType=JSON");
     Ok(namesrv)
 }
 
-async fn start_broker(cfg: BrokerConfig) -> Result<Arc<Broker>, Box<dyn std::error::Error>> {
+async fn start_broker(cfg: BrokerConfig, tls: Option<Arc<ServerTls>>) -> Result<Arc<Broker>, Box<dyn std::error::Error>> {
     let main = bind(cfg.listen_port).await?;
     let fast = bind(cfg.fast_listen_port()).await?;
     // One budget for both ports: the connection cap counts them together.
     let budget = Budget::new(cfg.limits.clone());
     let broker = Broker::open(cfg)?;
     let processor = broker.processor();
-    tokio::spawn(serve(main, processor.clone(), budget.clone()));
-    tokio::spawn(serve(fast, processor, budget.clone()));
+    tokio::spawn(serve_tls(main, processor.clone(), budget.clone(), tls.clone()));
+    tokio::spawn(serve_tls(fast, processor, budget.clone(), tls));
     if broker.cfg().metrics_port != 0 {
         let addr = format!("{}:{}", broker.cfg().metrics_listen_address, broker.cfg().metrics_port);
         let at = ferromq::broker::metrics::serve(&addr, ferromq::broker::metrics::registry(&broker, Some(budget)))?;
@@ -153,7 +164,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 print!("{}", s.print());
                 return Ok(());
             }
-            start_namesrv(NamesrvConfig::from_settings(s)?).await?;
+            let (server_tls, _) = tls_setup(&s)?;
+            start_namesrv(NamesrvConfig::from_settings(s)?, server_tls).await?;
             wait_for_signal().await;
         }
         Command::Broker { config, namesrv, print } => {
@@ -162,12 +174,14 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 print!("{}", s.print());
                 return Ok(());
             }
+            let (server_tls, client_tls) = tls_setup(&s)?;
+            tls::set_outbound(client_tls);
             let mut cfg = BrokerConfig::from_settings(s)?;
             cfg.config_file = config;
             if cfg.namesrv_addrs.is_empty() {
                 tracing::warn!("no name server address: set -n, NAMESRV_ADDR or namesrvAddr");
             }
-            let broker = start_broker(cfg).await?;
+            let broker = start_broker(cfg, server_tls).await?;
             wait_for_signal().await;
             broker.shutdown().await;
         }
@@ -180,6 +194,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 print!("{}", s.print());
                 return Ok(());
             }
+            // One process: the name server takes the broker file's TLS keys.
+            let (server_tls, client_tls) = tls_setup(&s)?;
+            tls::set_outbound(client_tls);
             let mut cfg = BrokerConfig::from_settings(s)?;
             cfg.config_file = config;
             let mut ns = namesrv_settings(None, Some(namesrv_port))?;
@@ -187,8 +204,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 "kvConfigPath".to_string(),
                 cfg.store_root.join("namesrv").join("kvConfig.json").display().to_string(),
             )]);
-            start_namesrv(NamesrvConfig::from_settings(ns)?).await?;
-            let broker = start_broker(cfg).await?;
+            start_namesrv(NamesrvConfig::from_settings(ns)?, server_tls.clone()).await?;
+            let broker = start_broker(cfg, server_tls).await?;
             wait_for_signal().await;
             broker.shutdown().await;
         }

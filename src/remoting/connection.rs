@@ -15,8 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 
@@ -280,7 +279,40 @@ pub fn spawn_connection<P: RequestProcessor>(
         .peer_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let _ = stream.set_nodelay(true);
+    // Plain TCP splits without a lock between the halves.
     let (rd, wr) = stream.into_split();
+    spawn_halves(rd, wr, remote, processor, budget, slot)
+}
+
+/// As `spawn_connection`, for any byte stream (a TLS session over TCP).
+pub fn spawn_stream<S, P>(
+    stream: S,
+    remote: SocketAddr,
+    processor: Arc<P>,
+    budget: Arc<Budget>,
+    slot: Option<ConnectionSlot>,
+) -> ConnectionHandle
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+    P: RequestProcessor,
+{
+    let (rd, wr) = tokio::io::split(stream);
+    spawn_halves(rd, wr, remote, processor, budget, slot)
+}
+
+fn spawn_halves<R, W, P>(
+    rd: R,
+    wr: W,
+    remote: SocketAddr,
+    processor: Arc<P>,
+    budget: Arc<Budget>,
+    slot: Option<ConnectionSlot>,
+) -> ConnectionHandle
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+    P: RequestProcessor,
+{
     let (tx, rx) = mpsc::unbounded_channel();
     let limits = &budget.limits;
     let handle = ConnectionHandle::new(remote, tx, limits.write_high_water, limits.write_low_water);
@@ -288,10 +320,18 @@ pub fn spawn_connection<P: RequestProcessor>(
     let conn = handle.clone();
     tokio::spawn(async move {
         let _slot = slot;
-        if let Err(e) = read_loop(rd, &conn, &processor, &budget).await {
-            static LOG: LogBudget = LogBudget::new(20);
-            if let Some(suppressed) = LOG.allow() {
-                tracing::warn!(peer = %conn.remote, suppressed, "closing connection: {e}");
+        match read_loop(rd, &conn, &processor, &budget).await {
+            Ok(()) => {}
+            // A TLS peer that hangs up without close_notify (as Java clients
+            // do) has just gone, as a plain peer's EOF.
+            Err(RemotingError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                tracing::debug!(peer = %conn.remote, "closed without close_notify");
+            }
+            Err(e) => {
+                static LOG: LogBudget = LogBudget::new(20);
+                if let Some(suppressed) = LOG.allow() {
+                    tracing::warn!(peer = %conn.remote, suppressed, "closing connection: {e}");
+                }
             }
         }
         conn.close();
@@ -301,8 +341,8 @@ pub fn spawn_connection<P: RequestProcessor>(
     handle
 }
 
-async fn read_loop<P: RequestProcessor>(
-    mut rd: tokio::net::tcp::OwnedReadHalf,
+async fn read_loop<R: AsyncRead + Unpin, P: RequestProcessor>(
+    mut rd: R,
     conn: &ConnectionHandle,
     processor: &Arc<P>,
     budget: &Budget,
@@ -373,7 +413,7 @@ async fn dispatch<P: RequestProcessor>(
     }
 }
 
-async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Outbound>, outflow: Arc<Outflow>) {
+async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::UnboundedReceiver<Outbound>, outflow: Arc<Outflow>) {
     let mut out = BytesMut::with_capacity(64 * 1024);
     'outer: while let Some(first) = rx.recv().await {
         let mut next = Some(first);
@@ -386,7 +426,9 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Outb
                     cost += c;
                 }
                 Outbound::Close => {
-                    let _ = wr.write_all(&out).await;
+                    if wr.write_all(&out).await.is_ok() {
+                        let _ = wr.flush().await;
+                    }
                     outflow.written(cost);
                     break 'outer;
                 }
@@ -395,7 +437,8 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Outb
                 next = rx.try_recv().ok();
             }
         }
-        let ok = wr.write_all(&out).await.is_ok();
+        // flush: a TLS stream may hold records back; for TCP it is a no-op.
+        let ok = wr.write_all(&out).await.is_ok() && wr.flush().await.is_ok();
         outflow.written(cost);
         if !ok {
             break;

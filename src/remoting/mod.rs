@@ -9,6 +9,7 @@ pub mod frame;
 pub mod hook;
 pub mod limits;
 pub mod server;
+pub mod tls;
 
 pub use command::{RemotingCommand, SerializeType};
 pub use connection::ConnectionHandle;
