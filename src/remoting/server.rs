@@ -94,6 +94,15 @@ async fn accept_tls<P: RequestProcessor>(
                     "Clients intend to establish an insecure connection while this server is running in SSL enforcing mode"
                 );
             }
+            // Read what was sent, as Netty has when Java closes: a close
+            // with unread bytes would be a reset, and the client would see
+            // a failed send instead of Java's unanswered request.
+            let mut sink = [0u8; 8192];
+            for _ in 0..8 {
+                if !matches!(stream.try_read(&mut sink), Ok(n) if n > 0) {
+                    break;
+                }
+            }
             return;
         }
         spawn_connection(stream, processor, budget, Some(slot));
