@@ -90,11 +90,15 @@ async fn bind(port: u16) -> std::io::Result<TcpListener> {
 
 /// The TLS side of the listening ports, from `tls.*` keys (and
 /// `tls.config.file`), and of the broker's outbound connections.
-fn tls_setup(s: &Settings) -> Result<(Option<Arc<ServerTls>>, Option<tls::ClientTls>), Box<dyn std::error::Error>> {
+/// `outbound`: the broker's side too (a name server alone makes no connections).
+fn tls_setup(
+    s: &Settings,
+    outbound: bool,
+) -> Result<(Option<Arc<ServerTls>>, Option<tls::ClientTls>), Box<dyn std::error::Error>> {
     let t = TlsSettings::from_settings(s)?;
     let server = t.server()?;
-    let client = t.client()?;
-    tracing::info!(mode = t.mode.name(), outbound = t.enable, test_mode = t.test_mode, "TLS");
+    let client = if outbound { t.client()? } else { None };
+    tracing::info!(mode = t.mode.name(), outbound = outbound && t.enable, test_mode = t.test_mode, "TLS");
     Ok((server, client))
 }
 
@@ -164,7 +168,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 print!("{}", s.print());
                 return Ok(());
             }
-            let (server_tls, _) = tls_setup(&s)?;
+            let (server_tls, _) = tls_setup(&s, false)?;
             start_namesrv(NamesrvConfig::from_settings(s)?, server_tls).await?;
             wait_for_signal().await;
         }
@@ -174,7 +178,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 print!("{}", s.print());
                 return Ok(());
             }
-            let (server_tls, client_tls) = tls_setup(&s)?;
+            let (server_tls, client_tls) = tls_setup(&s, true)?;
             tls::set_outbound(client_tls);
             let mut cfg = BrokerConfig::from_settings(s)?;
             cfg.config_file = config;
@@ -195,7 +199,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 return Ok(());
             }
             // One process: the name server takes the broker file's TLS keys.
-            let (server_tls, client_tls) = tls_setup(&s)?;
+            let (server_tls, client_tls) = tls_setup(&s, true)?;
             tls::set_outbound(client_tls);
             let mut cfg = BrokerConfig::from_settings(s)?;
             cfg.config_file = config;
