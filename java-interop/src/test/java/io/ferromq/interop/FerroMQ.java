@@ -83,6 +83,7 @@ public final class FerroMQ implements AutoCloseable {
     private final Path workDir;
     private final Path logDir;
     private final Map<String, String> extraConfig = new LinkedHashMap<>();
+    private final Map<String, String> serverProperties = new LinkedHashMap<>();
     private final Deque<AutoCloseable> clients = new ArrayDeque<>();
     private final List<ServerProcess> processes = new ArrayList<>();
     private int namesrvPort;
@@ -112,6 +113,20 @@ public final class FerroMQ implements AutoCloseable {
             throw new IllegalStateException("extraConfig must be set before start()");
         }
         extraConfig.put(key, value);
+        return this;
+    }
+
+    /**
+     * A server-wide setting that Apache RocketMQ reads as a JVM system property (e.g.
+     * {@code tls.server.mode}): for ferromq it goes to broker.conf (which the standalone name
+     * server reads too), for Apache to {@code -Dkey=value} on both the name server and broker
+     * JVMs. Call before {@link #start()}.
+     */
+    public FerroMQ serverProperty(String key, String value) {
+        if (starts > 0) {
+            throw new IllegalStateException("serverProperty must be set before start()");
+        }
+        serverProperties.put(key, value);
         return this;
     }
 
@@ -266,6 +281,9 @@ public final class FerroMQ implements AutoCloseable {
         conf.put("storePathRootDir", storeDir().toString());
         conf.put("namesrvAddr", namesrvAddr());
         conf.putAll(extraConfig);
+        if (target == Target.FERROMQ) {
+            conf.putAll(serverProperties);
+        }
         StringBuilder sb = new StringBuilder("# written by the ferromq java-interop harness for ")
             .append(id).append('\n');
         conf.forEach((k, v) -> sb.append(k).append('=').append(v).append('\n'));
@@ -328,8 +346,9 @@ public final class FerroMQ implements AutoCloseable {
             "--add-opens", "java.base/java.lang=ALL-UNNAMED",
             "-Duser.home=" + home,
             "-Drocketmq.home.dir=" + home,
-            "-Dinterop.serverLog=" + serverLog,
-            "-cp", classpath, mainClass));
+            "-Dinterop.serverLog=" + serverLog));
+        serverProperties.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
+        cmd.addAll(List.of("-cp", classpath, mainClass));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(workDir.toFile());
         pb.environment().put("ROCKETMQ_HOME", home.toString());
