@@ -90,11 +90,11 @@ async fn bind(port: u16) -> std::io::Result<TcpListener> {
 
 /// The TLS side of the listening ports, from `tls.*` keys (and
 /// `tls.config.file`), and of the broker's outbound connections.
+/// The server side of TLS (None: `disabled`) and the outbound side (None: plain).
+type TlsSides = (Option<Arc<ServerTls>>, Option<tls::ClientTls>);
+
 /// `outbound`: the broker's side too (a name server alone makes no connections).
-fn tls_setup(
-    s: &Settings,
-    outbound: bool,
-) -> Result<(Option<Arc<ServerTls>>, Option<tls::ClientTls>), Box<dyn std::error::Error>> {
+fn tls_setup(s: &Settings, outbound: bool) -> Result<TlsSides, Box<dyn std::error::Error>> {
     let t = TlsSettings::from_settings(s)?;
     let server = t.server()?;
     let client = if outbound { t.client()? } else { None };
