@@ -83,14 +83,7 @@ class AclTest {
     }
 
     DefaultMQProducer producer(FerroMQ mq, RPCHook hook) throws MQClientException {
-        DefaultMQProducer p = new DefaultMQProducer(mq.uniqueName("AclPG"), hook);
-        p.setNamesrvAddr(mq.namesrvAddr());
-        p.setInstanceName(mq.newInstanceName());
-        p.setCreateTopicKey("TBW102");
-        p.setRetryTimesWhenSendFailed(0);
-        p.start();
-        mq.onClose(p::shutdown);
-        return p;
+        return AclTestSupport.producer(mq, hook);
     }
 
     /** The response code and remark a refused send ends with (the client wraps the broker's answer). */
