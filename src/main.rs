@@ -187,6 +187,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 "kvConfigPath".to_string(),
                 cfg.store_root.join("namesrv").join("kvConfig.json").display().to_string(),
             )]);
+            // The name server's ACL keys, from the same file (see namesrv::acl).
+            for key in ["namesrvAclEnable", "aclConfigFile", "rocketmqHome"] {
+                if let Some(v) = cfg.settings.get(key) {
+                    ns.apply([(key.to_string(), v.to_string())]);
+                }
+            }
             start_namesrv(NamesrvConfig::from_settings(ns)?).await?;
             let broker = start_broker(cfg).await?;
             wait_for_signal().await;
