@@ -168,7 +168,7 @@ impl Rules {
             return Ok(Identity::Account(account));
         }
         let expected = sign::signature(&sign::server_content(r.req), &account.secret_key);
-        if r.signature != Some(expected.as_str()) {
+        if !r.signature.is_some_and(|got| sign::same(got, &expected)) {
             return Err(AclError::BadSignature(ak.to_string()));
         }
         Ok(Identity::Account(account))
@@ -258,11 +258,9 @@ impl AclManager {
     /// Reads the files (creating an empty default file, as Java does); an
     /// error here stops the server from starting, as it does the Java broker.
     pub fn open(paths: AclPaths) -> AclResult<Arc<Self>> {
-        if !paths.default_file.exists() {
-            if paths.default_file.parent().is_some_and(Path::is_dir) {
-                if let Err(e) = std::fs::File::create(&paths.default_file) {
-                    tracing::warn!(file = %paths.default_file.display(), "cannot create the ACL file: {e}");
-                }
+        if !paths.default_file.exists() && paths.default_file.parent().is_some_and(Path::is_dir) {
+            if let Err(e) = std::fs::File::create(&paths.default_file) {
+                tracing::warn!(file = %paths.default_file.display(), "cannot create the ACL file: {e}");
             }
         }
         let seen = fingerprint(&paths);
