@@ -111,6 +111,12 @@ class AclTest {
             "expected SYSTEM_ERROR with \"" + ACL_EXCEPTION + message + "...\", got: " + refusal);
     }
 
+    /** The Java broker's exact remark: the exception, then where PlainPermissionManager raised it (4.9.7). */
+    static void assertRefused(String refusal, String message, String method, int line) {
+        assertEquals(SYSTEM_ERROR + " " + ACL_EXCEPTION + message + ", org.apache.rocketmq.acl.plain.PlainPermissionManager."
+            + method + "(PlainPermissionManager.java:" + line + ")", refusal);
+    }
+
     @Test
     void signedClientsProduceAndConsumeEveryMessage() throws Exception {
         try (FerroMQ mq = FerroMQ.create(testId)) {
@@ -149,13 +155,13 @@ class AclTest {
             try {
                 // The account may only subscribe to the topic: no PUB.
                 assertRefused(refusal(producer(mq, hook(USER, USER_SECRET)), topic),
-                    "No default permission for topic:" + topic);
+                    "No default permission for topic:" + topic, "checkPerm", 610);
                 assertRefused(refusal(producer(mq, hook(USER, "notTheSecret")), topic),
-                    "Check signature failed for accessKey=" + USER);
+                    "Check signature failed for accessKey=" + USER, "validate", 683);
                 assertRefused(refusal(producer(mq, hook("nobodyKey1", USER_SECRET)), topic),
-                    "No acl config for nobodyKey1");
+                    "No acl config for nobodyKey1", "validate", 667);
                 // No signature at all, from an address on no white list.
-                assertRefused(refusal(producer(mq, null), topic), "No accessKey is configured");
+                assertRefused(refusal(producer(mq, null), topic), "No accessKey is configured", "validate", 663);
 
                 // UPDATE_AND_CREATE_TOPIC is for admin accounts only.
                 TopicConfig tc = new TopicConfig(mq.uniqueName("AclAdminT"), 4, 4, 6);
@@ -165,8 +171,9 @@ class AclTest {
                     fail("a non-admin account created a topic");
                 } catch (MQClientException e) {
                     assertEquals(SYSTEM_ERROR, e.getResponseCode(), e.toString());
-                    assertTrue(e.getErrorMessage().startsWith(ACL_EXCEPTION + "Need admin permission for request code=17, but accessKey="
-                        + USER + " is not"), e.getErrorMessage());
+                    assertEquals(ACL_EXCEPTION + "Need admin permission for request code=17, but accessKey=" + USER
+                        + " is not, org.apache.rocketmq.acl.plain.PlainPermissionManager.checkPerm(PlainPermissionManager.java:580)",
+                        e.getErrorMessage());
                 }
                 adminExt(mq, hook(ADMIN, ADMIN_SECRET)).createAndUpdateTopicConfig(mq.brokerAddr(), tc);
             } catch (Throwable t) {
