@@ -6,6 +6,7 @@ pub mod kv_config;
 pub mod processor;
 pub mod route_info;
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -96,10 +97,10 @@ impl RequestProcessor for Namesrv {
 /// start on a bad or missing file: it starts closed (writes refused, reads
 /// open) and takes the rules up as soon as the file is fixed.
 fn open_acl(config: &NamesrvConfig) -> Arc<AclManager> {
-    let paths = config.acl_paths.clone().unwrap_or_else(|| {
+    let Some(paths) = config.acl_paths.clone() else {
         tracing::error!("namesrvAclEnable=true but there is no ACL file (set rocketmqHome, ROCKETMQ_HOME or aclConfigFile): every write is refused");
-        AclPaths { default_file: "conf/plain_acl.yml".into(), dir: None, home: None }
-    });
+        return AclManager::closed(AclPaths { default_file: PathBuf::new(), dir: None, home: None });
+    };
     let manager = AclManager::open(paths.clone()).unwrap_or_else(|e| {
         tracing::error!("name server ACL: {e}; every write is refused until the file is fixed");
         AclManager::closed(paths)
