@@ -71,6 +71,12 @@ func brokerPort(t *testing.T) int {
 
 func startServer(t *testing.T) *server {
 	t.Helper()
+	return startServerWith(t, "")
+}
+
+// startServerWith starts ferromq with extra broker.conf lines.
+func startServerWith(t *testing.T, extra string) *server {
+	t.Helper()
 	bin := os.Getenv("FERROMQ_BIN")
 	if bin == "" {
 		bin = filepath.Join("..", "target", "release", "ferromq")
@@ -82,7 +88,7 @@ func startServer(t *testing.T) *server {
 	port := brokerPort(t)
 	nsPort := freePort(t)
 	conf := filepath.Join(dir, "broker.conf")
-	text := fmt.Sprintf("brokerName=broker-a\nbrokerIP1=127.0.0.1\nlistenPort=%d\nstorePathRootDir=%s\n", port, filepath.Join(dir, "store"))
+	text := fmt.Sprintf("brokerName=broker-a\nbrokerIP1=127.0.0.1\nlistenPort=%d\nstorePathRootDir=%s\n%s\n", port, filepath.Join(dir, "store"), extra)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}

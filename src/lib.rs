@@ -4,6 +4,7 @@
 pub mod remoting;
 pub mod protocol;
 pub mod store;
+pub mod acl;
 pub mod config;
 pub mod namesrv;
 pub mod broker;

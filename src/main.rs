@@ -208,6 +208,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 "kvConfigPath".to_string(),
                 cfg.store_root.join("namesrv").join("kvConfig.json").display().to_string(),
             )]);
+            // The name server's ACL keys, from the same file (see namesrv::acl).
+            for key in ["namesrvAclEnable", "aclConfigFile", "rocketmqHome"] {
+                if let Some(v) = cfg.settings.get(key) {
+                    ns.apply([(key.to_string(), v.to_string())]);
+                }
+            }
             start_namesrv(NamesrvConfig::from_settings(ns)?, server_tls.clone()).await?;
             let broker = start_broker(cfg, server_tls).await?;
             wait_for_signal().await;

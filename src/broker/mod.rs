@@ -53,6 +53,8 @@ pub struct Broker {
     pub stats: stats::BrokerStats,
     pub metrics: metrics::RequestMetrics,
     pub store_host: SocketAddr,
+    /// The ACL rules when `aclEnable` is on (see `hooks::Acl`, `processor::acl_admin`).
+    pub acl: Option<Arc<crate::acl::AclManager>>,
     namesrv_client: RemotingClient,
     /// Data version of the configuration, bumped by UPDATE_BROKER_CONFIG.
     config_version: std::sync::Mutex<crate::protocol::topic::DataVersion>,
@@ -61,8 +63,24 @@ pub struct Broker {
     me: Weak<Broker>,
 }
 
+/// The ACL rules, read once at start (a bad file stops the broker, as it
+/// stops the Java one) and then watched for edits.
+fn open_acl(config: &BrokerConfig) -> Result<Option<Arc<crate::acl::AclManager>>, StoreError> {
+    if !config.acl_enable {
+        return Ok(None);
+    }
+    let refuse = |why: String| StoreError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
+    let paths = config.acl_paths.clone().ok_or_else(|| {
+        refuse("aclEnable=true but there is no ACL file: set rocketmqHome (or ROCKETMQ_HOME) or aclConfigFile".into())
+    })?;
+    let manager = crate::acl::AclManager::open(paths).map_err(|e| refuse(format!("ACL: {e}")))?;
+    manager.spawn_watcher(crate::acl::manager::WATCH_PERIOD);
+    Ok(Some(manager))
+}
+
 impl Broker {
     pub fn open(config: BrokerConfig) -> Result<Arc<Self>, StoreError> {
+        let acl = open_acl(&config)?;
         let store_host: SocketAddr = format!("{}:{}", config.broker_ip, config.listen_port)
             .parse()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], config.listen_port)));
@@ -96,6 +114,7 @@ impl Broker {
             stats: Default::default(),
             metrics: Default::default(),
             store_host,
+            acl,
             namesrv_client: RemotingClient::default(),
             register_now: tokio::sync::Notify::new(),
             me: me.clone(),

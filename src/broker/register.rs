@@ -27,7 +27,16 @@ impl Broker {
             broker_id: cfg.broker_id,
             ha_server_addr: format!("{}:{}", cfg.broker_ip, cfg.listen_port + 1),
         };
-        header.encode(RemotingCommand::request(request::REGISTER_BROKER, 0)).with_body(body)
+        self.signed(header.encode(RemotingCommand::request(request::REGISTER_BROKER, 0)).with_body(body))
+    }
+
+    /// Signs a name-server request with `namesrvAccessKey`/`namesrvSecretKey`
+    /// when set (for a name server with `namesrvAclEnable`).
+    fn signed(&self, mut req: RemotingCommand) -> RemotingCommand {
+        if let Some((ak, sk)) = &self.cfg().namesrv_credentials {
+            crate::acl::sign::sign(&mut req, ak, sk);
+        }
+        req
     }
 
     /// Registers with every name server; true if at least one accepted.
@@ -67,7 +76,7 @@ impl Broker {
                 broker_name: cfg.broker_name.clone(),
                 broker_id: cfg.broker_id,
             };
-            let req = header.encode(RemotingCommand::request(request::UNREGISTER_BROKER, 0));
+            let req = self.signed(header.encode(RemotingCommand::request(request::UNREGISTER_BROKER, 0)));
             if let Err(e) = self.namesrv_client.invoke(addr, req, Duration::from_secs(3)).await {
                 tracing::warn!(namesrv = %addr, "unregister broker failed: {e}");
             }

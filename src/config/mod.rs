@@ -160,6 +160,11 @@ pub fn broker_defaults() -> Settings {
         ("maxQueueNumsPerTopic", d("1024")),
         ("traceTopicEnable", d("false")),
         ("msgTraceTopicName", d("RMQ_SYS_TRACE_TOPIC")),
+        ("aclEnable", d("false")),
+        ("aclConfigFile", d("")),
+        ("rocketmqHome", d("")),
+        ("namesrvAccessKey", d("")),
+        ("namesrvSecretKey", d("")),
     ]
     .into_iter()
     .chain(server_limit_defaults())
@@ -205,6 +210,9 @@ pub fn namesrv_defaults() -> Settings {
         ("orderMessageEnable", d("false")),
         ("brokerExpiredMillis", d("120000")),
         ("frameMaxLength", d("16777216")),
+        ("namesrvAclEnable", d("false")),
+        ("aclConfigFile", d("")),
+        ("rocketmqHome", d("")),
     ]
     .into_iter()
     .chain(server_limit_defaults())
@@ -269,7 +277,20 @@ pub struct BrokerConfig {
     pub max_index_num: usize,
     /// The `-c` file, where run-time config changes are written back.
     pub config_file: Option<PathBuf>,
+    /// `aclEnable`: check every request against the ACL files (see `acl`).
+    pub acl_enable: bool,
+    /// The ACL files: `aclConfigFile`, else `${rocketmqHome}/conf/plain_acl.yml`
+    /// (`rocketmqHome` defaults to `ROCKETMQ_HOME`) plus `conf/acl/*.yml`.
+    pub acl_paths: Option<crate::acl::AclPaths>,
+    /// `namesrvAccessKey` / `namesrvSecretKey`: the account this broker signs
+    /// its name-server requests with (for a name server with ACL on).
+    pub namesrv_credentials: Option<(String, String)>,
     pub settings: Settings,
+}
+
+/// `rocketmqHome` (else `ROCKETMQ_HOME`) and `aclConfigFile`, as the ACL files' paths.
+fn acl_paths(s: &Settings) -> Option<crate::acl::AclPaths> {
+    crate::acl::AclPaths::resolve(s.get("rocketmqHome"), s.get("aclConfigFile"))
 }
 
 /// Parses `messageDelayLevel` ("1s 5s 10s 30s 1m …"): units s, m, h, d, as
@@ -366,6 +387,12 @@ impl BrokerConfig {
             max_hash_slot_num: s.i64("maxHashSlotNum")?.max(1) as usize,
             max_index_num: s.i64("maxIndexNum")?.max(2) as usize,
             config_file: None,
+            acl_enable: s.bool("aclEnable")?,
+            acl_paths: acl_paths(&s),
+            namesrv_credentials: match (s.str("namesrvAccessKey"), s.str("namesrvSecretKey")) {
+                (ak, sk) if !ak.is_empty() && !sk.is_empty() => Some((ak, sk)),
+                _ => None,
+            },
             settings: s,
         })
     }
@@ -411,6 +438,10 @@ pub struct NamesrvConfig {
     pub kv_config_path: PathBuf,
     pub broker_expired_ms: u64,
     pub limits: Limits,
+    /// `namesrvAclEnable` (ferromq's own): write requests need an admin
+    /// account's signature or a white-listed address; reads stay open.
+    pub acl_enable: bool,
+    pub acl_paths: Option<crate::acl::AclPaths>,
     pub settings: Settings,
 }
 
@@ -421,6 +452,8 @@ impl NamesrvConfig {
             kv_config_path: PathBuf::from(s.str("kvConfigPath")),
             broker_expired_ms: s.i64("brokerExpiredMillis")? as u64,
             limits: server_limits(&s)?,
+            acl_enable: s.bool("namesrvAclEnable")?,
+            acl_paths: acl_paths(&s),
             settings: s,
         })
     }

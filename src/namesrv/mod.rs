@@ -1,17 +1,20 @@
 //! The name server: brokers register here; clients ask it for routes.
 //! `Namesrv` holds the state; what each request does is in `processor`.
 
+pub mod acl;
 pub mod kv_config;
 pub mod processor;
 pub mod route_info;
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::config::NamesrvConfig;
 use crate::remoting::connection::{not_supported, ConnectionHandle, Reply, RequestProcessor};
 use crate::remoting::limits::LogBudget;
-use crate::remoting::hook::{Hooked, RequestLog};
+use crate::acl::{AclManager, AclPaths};
+use crate::remoting::hook::{Hooked, RequestHook, RequestLog};
 use crate::remoting::RemotingCommand;
 use kv_config::KvConfigManager;
 use route_info::RouteInfo;
@@ -20,17 +23,24 @@ pub struct Namesrv {
     config: NamesrvConfig,
     routes: Mutex<RouteInfo>,
     kv: KvConfigManager,
+    /// `namesrvAclEnable`: the rules write requests are checked against.
+    acl: Option<Arc<AclManager>>,
 }
 
 impl Namesrv {
     pub fn new(config: NamesrvConfig) -> Arc<Self> {
         let kv = KvConfigManager::load(config.kv_config_path.clone());
-        Arc::new(Namesrv { config, routes: Mutex::new(RouteInfo::default()), kv })
+        let acl = config.acl_enable.then(|| open_acl(&config));
+        Arc::new(Namesrv { config, routes: Mutex::new(RouteInfo::default()), kv, acl })
     }
 
-    /// The name server behind its hooks (request logging; ACL plugs in here).
+    /// The name server behind its hooks (request logging, and ACL when on).
     pub fn processor(self: &Arc<Self>) -> Arc<Hooked<Namesrv>> {
-        Hooked::new(self.clone(), vec![Arc::new(RequestLog { slow: Duration::from_secs(1) })])
+        let mut hooks: Vec<Arc<dyn RequestHook>> = vec![Arc::new(RequestLog { slow: Duration::from_secs(1) })];
+        if let Some(manager) = &self.acl {
+            hooks.push(Arc::new(acl::NamesrvAcl { manager: manager.clone() }));
+        }
+        Hooked::new(self.clone(), hooks)
     }
 
     pub fn config(&self) -> &NamesrvConfig {
@@ -81,4 +91,20 @@ impl RequestProcessor for Namesrv {
             tracing::info!(broker = %addr, "broker connection closed; removed from routes");
         }
     }
+}
+
+/// The name server's ACL rules. Unlike the broker it does not refuse to
+/// start on a bad or missing file: it starts closed (writes refused, reads
+/// open) and takes the rules up as soon as the file is fixed.
+fn open_acl(config: &NamesrvConfig) -> Arc<AclManager> {
+    let Some(paths) = config.acl_paths.clone() else {
+        tracing::error!("namesrvAclEnable=true but there is no ACL file (set rocketmqHome, ROCKETMQ_HOME or aclConfigFile): every write is refused");
+        return AclManager::closed(AclPaths { default_file: PathBuf::new(), dir: None, home: None });
+    };
+    let manager = AclManager::open(paths.clone()).unwrap_or_else(|e| {
+        tracing::error!("name server ACL: {e}; every write is refused until the file is fixed");
+        AclManager::closed(paths)
+    });
+    manager.spawn_watcher(crate::acl::manager::WATCH_PERIOD);
+    manager
 }

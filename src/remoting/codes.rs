@@ -76,12 +76,21 @@ pub mod request {
     pub const ADD_WRITE_PERM_OF_BROKER: i32 = 327;
     pub const GET_ALL_PRODUCER_INFO: i32 = 328;
     pub const DELETE_EXPIRED_COMMITLOG: i32 = 329;
+    // ACL administration (AdminBrokerProcessor).
+    pub const UPDATE_AND_CREATE_ACL_CONFIG: i32 = 50;
+    pub const DELETE_ACL_CONFIG: i32 = 51;
+    pub const GET_BROKER_CLUSTER_ACL_INFO: i32 = 52;
+    pub const UPDATE_GLOBAL_WHITE_ADDRS_CONFIG: i32 = 53;
+    pub const GET_BROKER_CLUSTER_ACL_CONFIG: i32 = 54;
 }
 
 pub mod response {
     pub const SUCCESS: i32 = 0;
     pub const SYSTEM_ERROR: i32 = 1;
     pub const SYSTEM_BUSY: i32 = 2;
+    pub const UPDATE_AND_CREATE_ACL_CONFIG_FAILED: i32 = 209;
+    pub const DELETE_ACL_CONFIG_FAILED: i32 = 210;
+    pub const UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED: i32 = 211;
     pub const REQUEST_CODE_NOT_SUPPORTED: i32 = 3;
     pub const FLUSH_DISK_TIMEOUT: i32 = 10;
     pub const SLAVE_NOT_AVAILABLE: i32 = 11;

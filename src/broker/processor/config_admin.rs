@@ -228,6 +228,10 @@ fn broker_config_text(cfg: &BrokerConfig) -> String {
         JAVA_ONLY_DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     all.extend(java_host_defaults(cfg).into_iter().map(|(k, v)| (k.to_string(), v)));
     all.extend(cfg.settings.iter().map(|(k, v)| (k.clone(), v.clone())));
+    // Any account may ask for the config: the name-server secret stays hidden.
+    if let Some(secret) = all.get_mut("namesrvSecretKey").filter(|v| !v.is_empty()) {
+        *secret = "******".into();
+    }
     all.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
 }
 
@@ -326,13 +330,16 @@ mod tests {
     fn broker_config_prints_every_java_key_with_ferromq_values_first() {
         let mut s = crate::config::broker_defaults();
         s.apply([("listenPort".to_string(), "30911".to_string()), ("brokerIP1".to_string(), "10.0.0.7".to_string())]);
+        s.apply([("namesrvSecretKey".to_string(), "s3cret-value".to_string())]);
         let cfg = BrokerConfig::from_settings(s).unwrap();
         let text = broker_config_text(&cfg);
+        assert!(!text.contains("s3cret-value"));
         let printed: std::collections::BTreeMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
         for (k, v) in JAVA_ONLY_DEFAULTS {
             assert_eq!(printed.get(k), Some(v), "{k}");
         }
         assert_eq!(printed["listenPort"], "30911");
+        assert_eq!(printed["namesrvSecretKey"], "******");
         assert_eq!(printed["haListenPort"], "30912");
         assert_eq!(printed["brokerIP2"], "10.0.0.7");
         // ferromq acts on channelNotActiveInterval: its own default, not Java's 60000.

@@ -5,6 +5,7 @@
 //! family file. Unknown codes get no route; `Broker`'s `RequestProcessor`
 //! impl answers them (and turns every handler error into a response).
 
+pub mod acl_admin;
 pub mod config_admin;
 pub mod consumer;
 pub mod group_admin;
@@ -105,6 +106,11 @@ pub fn route(code: i32) -> Option<Route> {
         rc::DELETE_EXPIRED_COMMITLOG => R::plain(store_admin::delete_expired_commit_log),
         rc::CLEAN_UNUSED_TOPIC => R::plain(store_admin::clean_unused_topic),
         rc::VIEW_MESSAGE_BY_ID => R::plain(query::view_message_by_id),
+        rc::UPDATE_AND_CREATE_ACL_CONFIG => R::plain(acl_admin::update_and_create_acl_config),
+        rc::DELETE_ACL_CONFIG => R::plain(acl_admin::delete_acl_config),
+        rc::GET_BROKER_CLUSTER_ACL_INFO => R::plain(acl_admin::get_broker_cluster_acl_info),
+        rc::UPDATE_GLOBAL_WHITE_ADDRS_CONFIG => R::plain(acl_admin::update_global_white_addrs_config),
+        rc::GET_BROKER_CLUSTER_ACL_CONFIG => R::plain(acl_admin::get_broker_cluster_acl_config),
         _ => return None,
     })
 }

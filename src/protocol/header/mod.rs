@@ -279,6 +279,7 @@ impl CommandHeader for EmptyHeader {
 }
 impl Resources for EmptyHeader {}
 
+mod acl;
 mod admin;
 mod consumer;
 mod group;
@@ -290,6 +291,7 @@ mod send;
 mod topic;
 mod transaction;
 
+pub use acl::*;
 pub use admin::*;
 pub use consumer::*;
 pub use group::*;

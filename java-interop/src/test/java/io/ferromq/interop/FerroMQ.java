@@ -90,6 +90,7 @@ public final class FerroMQ implements AutoCloseable {
     private int brokerPort;
     private int starts;
     private boolean keepWorkDir;
+    private String aclYaml;
 
     private FerroMQ(String id) {
         this.id = sanitize(id);
@@ -182,6 +183,9 @@ public final class FerroMQ implements AutoCloseable {
             brokerPort = ports[1];
         }
         starts++;
+        if (starts == 1 && aclYaml != null) {
+            writeAclFile(aclYaml);
+        }
         note("starting " + targetName() + " (start #" + starts + "): name server " + namesrvAddr()
             + ", broker " + brokerAddr() + ", work dir " + workDir);
         if (target == Target.APACHE) {
@@ -290,6 +294,41 @@ public final class FerroMQ implements AutoCloseable {
         Path file = workDir.resolve("broker.conf");
         Files.write(file, sb.toString().getBytes(StandardCharsets.UTF_8));
         return file;
+    }
+
+    // --- ACL (aclEnable) ---------------------------------------------------------------------
+
+    /**
+     * Turns the broker's ACL on ({@code aclEnable=true}) with {@code yaml} as
+     * {@code <rocketmq home>/conf/plain_acl.yml}, written at start for either target (Apache reads
+     * ROCKETMQ_HOME, ferromq gets the same directory as {@code rocketmqHome}). Call before start().
+     */
+    public FerroMQ aclConfig(String yaml) {
+        extraConfig("aclEnable", "true");
+        if (target == Target.FERROMQ) {
+            extraConfig("rocketmqHome", rocketmqHome().toString());
+        }
+        aclYaml = yaml;
+        return this;
+    }
+
+    /** The ROCKETMQ_HOME of the servers: its conf/ holds plain_acl.yml. */
+    public Path rocketmqHome() {
+        return workDir.resolve("rocketmq-home");
+    }
+
+    public Path aclFile() {
+        return rocketmqHome().resolve("conf").resolve("plain_acl.yml");
+    }
+
+    /** Replaces plain_acl.yml (written beside it, then renamed, as an editor saving it would). */
+    public void writeAclFile(String yaml) throws IOException {
+        Path file = aclFile();
+        Files.createDirectories(file.getParent());
+        Path tmp = file.resolveSibling("plain_acl.yml.writing");
+        Files.write(tmp, yaml.getBytes(StandardCharsets.UTF_8));
+        Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+            java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
     // --- Apache RocketMQ 4.9.7 (validation mode) -----------------------------------------------
