@@ -101,8 +101,12 @@ fn process_pull(
         }
     };
 
+    let slave = cfg.broker_role == crate::store::ha::BrokerRole::Slave;
+    // As Java's slave (offsetCheckInSlave off): a moved offset is not
+    // corrected there; the client retries, and commits only on the master.
+    let code = if slave && code == response::PULL_OFFSET_MOVED { response::PULL_RETRY_IMMEDIATELY } else { code };
     b.stats.on_get(&h.topic, &h.consumer_group, got.message_count() as u64, got.total_bytes as u64);
-    if allow_suspend && h.has(pull_sys_flag::COMMIT_OFFSET) {
+    if allow_suspend && h.has(pull_sys_flag::COMMIT_OFFSET) && !slave {
         b.offsets.commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
     }
 

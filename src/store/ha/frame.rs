@@ -89,9 +89,9 @@ pub fn check_frame_offset(offset: i64, expected: Option<i64>, file_size: usize) 
 /// starts on a record boundary at absolute `offset`): their total length,
 /// without going past the end of the segment of `file_size` bytes holding
 /// `offset`. A record's size field is checked before its bytes are awaited:
-/// it must be at least 8 and end inside the segment, and an end-of-file
-/// blank must end exactly at the segment's end.
-pub fn whole_records(buf: &[u8], offset: i64, file_size: usize) -> Result<usize, HaError> {
+/// it must be at least 8, at most `max_record`, and end inside the segment,
+/// and an end-of-file blank must end exactly at the segment's end.
+pub fn whole_records(buf: &[u8], offset: i64, file_size: usize, max_record: usize) -> Result<usize, HaError> {
     use crate::protocol::message::{BLANK_MAGIC_CODE, MESSAGE_MAGIC_CODE};
     let seg_end = (offset / file_size as i64 + 1) * file_size as i64;
     let mut pos = 0usize;
@@ -99,7 +99,7 @@ pub fn whole_records(buf: &[u8], offset: i64, file_size: usize) -> Result<usize,
         let size = i32::from_be_bytes(buf[pos..pos + 4].try_into().unwrap());
         let magic = i32::from_be_bytes(buf[pos + 4..pos + 8].try_into().unwrap());
         let at = offset + pos as i64;
-        if size < 8 || at + size as i64 > seg_end {
+        if size < 8 || size as usize > max_record || at + size as i64 > seg_end {
             return Err(HaError::Protocol(format!("record at {at} has bad size {size}")));
         }
         if magic == BLANK_MAGIC_CODE {
@@ -179,18 +179,18 @@ mod tests {
         let fs = 1000;
         let mut buf = rec(100, MESSAGE_MAGIC_CODE);
         buf.extend(rec(50, MESSAGE_MAGIC_CODE));
-        assert_eq!(whole_records(&buf, 0, fs).unwrap(), 150);
-        assert_eq!(whole_records(&buf[..120], 0, fs).unwrap(), 100, "partial second record waits");
-        assert_eq!(whole_records(&buf[..4], 0, fs).unwrap(), 0);
+        assert_eq!(whole_records(&buf, 0, fs, 600).unwrap(), 150);
+        assert_eq!(whole_records(&buf[..120], 0, fs, 600).unwrap(), 100, "partial second record waits");
+        assert_eq!(whole_records(&buf[..4], 0, fs, 600).unwrap(), 0);
         // A blank to the end of the segment, then the next segment's record.
         let mut buf = rec(100, BLANK_MAGIC_CODE);
         buf.extend(rec(50, MESSAGE_MAGIC_CODE));
-        assert_eq!(whole_records(&buf, 900, fs).unwrap(), 100);
-        assert!(whole_records(&buf, 800, fs).is_err(), "blank not ending the file");
-        assert!(whole_records(&rec(200, MESSAGE_MAGIC_CODE)[..8], 900, fs).is_err(), "record past the file end");
-        assert!(whole_records(&rec(8, 0x1234)[..], 0, fs).is_err(), "bad magic");
+        assert_eq!(whole_records(&buf, 900, fs, 600).unwrap(), 100);
+        assert!(whole_records(&buf, 800, fs, 600).is_err(), "blank not ending the file");
+        assert!(whole_records(&rec(200, MESSAGE_MAGIC_CODE)[..8], 900, fs, 600).is_err(), "record past the file end");
+        assert!(whole_records(&rec(8, 0x1234)[..], 0, fs, 600).is_err(), "bad magic");
         let mut tiny = rec(8, MESSAGE_MAGIC_CODE);
         tiny[..4].copy_from_slice(&3i32.to_be_bytes());
-        assert!(whole_records(&tiny, 0, fs).is_err(), "size below the header");
+        assert!(whole_records(&tiny, 0, fs, 600).is_err(), "size below the header");
     }
 }

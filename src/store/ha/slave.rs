@@ -128,15 +128,19 @@ async fn session(store: &Arc<MessageStore>, mut sock: TcpStream) -> Result<(), H
     }
 }
 
+/// The largest record (or end-of-file blank) a slave takes: a body of
+/// `maxMessageSize` plus room for topic, properties and the fixed fields.
+/// It bounds the bytes held for an unfinished record.
+fn max_record(store: &MessageStore) -> usize {
+    store.config.max_message_size + (1 << 20)
+}
+
 /// Appends the whole records at the front of `pending` (which starts at
 /// absolute `at`) and keeps the rest.
 async fn append_whole(store: &Arc<MessageStore>, pending: &mut Vec<u8>, mut at: i64, file_size: usize) -> Result<(), HaError> {
     loop {
-        let whole = frame::whole_records(pending, at, file_size)?;
+        let whole = frame::whole_records(pending, at, file_size, max_record(store))?;
         if whole == 0 {
-            if pending.len() > file_size {
-                return Err(HaError::Protocol("a record larger than a commit log file".into()));
-            }
             return Ok(());
         }
         let chunk: Vec<u8> = pending.drain(..whole).collect();
