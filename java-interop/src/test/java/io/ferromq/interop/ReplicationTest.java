@@ -102,6 +102,51 @@ class ReplicationTest {
         }
     }
 
+    /** An Apache SYNC_MASTER acknowledges sends once the ferromq slave has acked their bytes. */
+    @Test
+    void apacheSyncMasterIsSatisfiedByAFerromqSlave() throws Exception {
+        try (Cluster c = new Cluster("apacheSyncMasterIsSatisfiedByAFerromqSlave")) {
+            c.startApacheMaster("SYNC_MASTER");
+            c.startFerromqSlave();
+            syncSends(c);
+        }
+    }
+
+    /** A ferromq SYNC_MASTER acknowledges sends once the Apache slave has acked their bytes. */
+    @Test
+    void ferromqSyncMasterIsSatisfiedByAnApacheSlave() throws Exception {
+        try (Cluster c = new Cluster("ferromqSyncMasterIsSatisfiedByAnApacheSlave")) {
+            c.startFerromqMaster("SYNC_MASTER");
+            c.startApacheSlave();
+            syncSends(c);
+        }
+    }
+
+    /** Once a send is SEND_OK (the slave follows), twenty more are SEND_OK too. */
+    private static void syncSends(Cluster c) throws Exception {
+        DefaultMQProducer producer = new DefaultMQProducer("RepSyncPG");
+        producer.setNamesrvAddr(c.namesrvAddr());
+        producer.setInstanceName("interop-sync-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
+        producer.start();
+        try {
+            String topic = "RepSync_" + Long.toString(ThreadLocalRandom.current().nextLong(1L << 40), 36);
+            Await.until("a send the slave acknowledges", Duration.ofSeconds(60), () -> {
+                try {
+                    return producer.send(new Message(topic, "probe".getBytes(StandardCharsets.UTF_8))).getSendStatus()
+                        == SendStatus.SEND_OK;
+                } catch (Exception e) {
+                    return false;
+                }
+            });
+            for (int i = 0; i < 20; i++) {
+                SendResult r = producer.send(new Message(topic, ("sync " + i).getBytes(StandardCharsets.UTF_8)));
+                assertEquals(SendStatus.SEND_OK, r.getSendStatus());
+            }
+        } finally {
+            producer.shutdown();
+        }
+    }
+
     private static List<String> sendSome(DefaultMQProducer producer, String topic) throws Exception {
         List<String> sent = new ArrayList<>();
         for (int i = 0; i < 200; i++) {
