@@ -32,8 +32,10 @@ impl SlaveSync {
 }
 
 impl Broker {
+    /// The role the store was opened with (a run-time config change does
+    /// not switch it).
     pub fn is_slave(&self) -> bool {
-        self.cfg().broker_role == BrokerRole::Slave
+        self.store.ha().role() == BrokerRole::Slave
     }
 
     /// What a slave takes from a registration answer: the master's HA

@@ -101,7 +101,7 @@ fn process_pull(
         }
     };
 
-    let slave = cfg.broker_role == crate::store::ha::BrokerRole::Slave;
+    let slave = b.is_slave();
     // As Java's slave (offsetCheckInSlave off): a moved offset is not
     // corrected there; the client retries, and commits only on the master.
     let code = if slave && code == response::PULL_OFFSET_MOVED { response::PULL_RETRY_IMMEDIATELY } else { code };

@@ -36,6 +36,9 @@ impl MessageStore {
         }
         let end = {
             let _appender = self.put_lock.lock().unwrap();
+            if !self.running.load(std::sync::atomic::Ordering::Acquire) {
+                return Err(StoreError::Unavailable("message store has been shut down".into()));
+            }
             for (_, _, m) in &records {
                 let n = usize::from(!is_prepared_or_rollback(m.sys_flag));
                 if n == 0 || check_path_component(&m.topic).is_err() {
