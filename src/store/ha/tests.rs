@@ -190,3 +190,29 @@ async fn an_empty_slave_starts_at_the_masters_last_file() {
         assert_eq!(s.consume_queue_entry("T", q, last), m.consume_queue_entry("T", q, last));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_master_times_out_on_a_silent_slave_and_refuses_a_lagging_one() {
+    let md = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let ha = HaConfig { role: BrokerRole::SyncMaster, listen_port: port, slave_fallbehind_max: 2000, ..HaConfig::default() };
+    let m = Arc::new(MessageStore::open(StoreConfig { sync_flush_timeout_ms: 300, ..ha_config(md.path(), 4096, ha) }).unwrap());
+    start(&m);
+    // A slave that reports once and never acks again.
+    let mut sock = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    sock.write_all(&frame::encode_report(0)).await.unwrap();
+    wait_until("the slave to connect", || m.ha().connections() == 1).await;
+    let r = m.put_message(&msg("T", 0, "a", "A")).unwrap();
+    let t = std::time::Instant::now();
+    assert_eq!(m.wait_replicated(r.end_offset).await, ReplicaStatus::FlushSlaveTimeout);
+    assert!(t.elapsed() >= Duration::from_millis(300), "waited syncFlushTimeout");
+    // More than haSlaveFallbehindMax behind: refused at once.
+    put_some(&m, 0, 20);
+    let end = m.commit_log.max_offset();
+    assert!(end > 2000);
+    let t = std::time::Instant::now();
+    assert_eq!(m.wait_replicated(end).await, ReplicaStatus::SlaveNotAvailable);
+    assert!(t.elapsed() < Duration::from_millis(300));
+    drop(sock);
+    wait_until("the slave to be counted out", || m.ha().connections() == 0).await;
+}
