@@ -134,12 +134,14 @@ pub fn broker_defaults() -> Settings {
         ("maxHashSlotNum", d("5000000")),
         ("maxIndexNum", d("20000000")),
         ("brokerRole", d("ASYNC_MASTER")),
-        // haListenPort defaults to listenPort + 1, brokerIP2 to brokerIP1.
-        ("haMasterAddress", d("")),
+        // haListenPort defaults to listenPort + 1, brokerIP2 to brokerIP1;
+        // haMasterAddress is unset (Java prints no null setting).
         ("haSendHeartbeatInterval", d("5000")),
         ("haHousekeepingInterval", d("20000")),
         ("haTransferBatchSize", d("32768")),
         ("haSlaveFallbehindMax", d("268435456")),
+        ("slaveReadEnable", d("false")),
+        ("accessMessageInMemoryMaxRatio", d("40")),
         ("deleteWhen", d("04")),
         ("fileReservedTime", d("72")),
         ("messageDelayLevel", d(DEFAULT_MESSAGE_DELAY_LEVEL)),
@@ -279,6 +281,10 @@ pub struct BrokerConfig {
     /// `brokerIP2`: the address slaves reach the HA port on.
     pub broker_ip2: String,
     pub ha: HaConfig,
+    /// `slaveReadEnable`: pulls far behind are pointed at a slave
+    /// (`suggestWhichBrokerId`).
+    pub slave_read_enable: bool,
+    pub access_message_in_memory_max_ratio: u32,
     /// The `-c` file, where run-time config changes are written back.
     pub config_file: Option<PathBuf>,
     pub settings: Settings,
@@ -351,6 +357,8 @@ impl BrokerConfig {
             broker_ip2: s.get("brokerIP2").filter(|v| !v.is_empty()).unwrap_or(s.get("brokerIP1").unwrap_or("")).to_string(),
             broker_role,
             ha,
+            slave_read_enable: s.bool("slaveReadEnable")?,
+            access_message_in_memory_max_ratio: s.i64("accessMessageInMemoryMaxRatio")?.clamp(0, 100) as u32,
             namesrv_addrs: split_namesrv_addrs(&s.str("namesrvAddr")),
             listen_port: s.i64("listenPort")? as u16,
             metrics_port: s.i64("metricsPort")? as u16,
@@ -453,6 +461,7 @@ impl BrokerConfig {
             max_hash_slot_num: self.max_hash_slot_num,
             max_index_num: self.max_index_num,
             ha: self.ha.clone(),
+            access_message_in_memory_max_ratio: self.access_message_in_memory_max_ratio,
             ..StoreConfig::new(self.store_root.clone(), store_host)
         }
     }

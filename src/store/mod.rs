@@ -111,6 +111,9 @@ pub struct StoreConfig {
     pub max_index_num: usize,
     /// Role and replication settings.
     pub ha: ha::HaConfig,
+    /// `accessMessageInMemoryMaxRatio`: a pull further behind than this
+    /// percent of physical memory is pointed at a slave (see `slaveReadEnable`).
+    pub access_message_in_memory_max_ratio: u32,
 }
 
 impl StoreConfig {
@@ -135,6 +138,7 @@ impl StoreConfig {
             max_hash_slot_num: 5_000_000,
             max_index_num: 20_000_000,
             ha: ha::HaConfig::default(),
+            access_message_in_memory_max_ratio: 40,
         }
     }
 
