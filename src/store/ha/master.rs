@@ -15,6 +15,10 @@ use super::frame::{self, REPORT_SIZE};
 use super::HaError;
 use crate::store::MessageStore;
 
+/// Slave connections served at once; more are closed at accept (each costs
+/// a task and, while it streams, a commit-log segment kept mapped).
+const MAX_SLAVE_CONNECTIONS: usize = 64;
+
 pub(super) async fn accept_loop(store: Weak<MessageStore>, listener: TcpListener) {
     loop {
         let (sock, peer) = match listener.accept().await {
@@ -26,10 +30,14 @@ pub(super) async fn accept_loop(store: Weak<MessageStore>, listener: TcpListener
             }
         };
         let Some(s) = store.upgrade() else { return };
+        if s.ha.connections() >= MAX_SLAVE_CONNECTIONS {
+            tracing::warn!(%peer, max = MAX_SLAVE_CONNECTIONS, "HA connection refused: too many slaves connected");
+            continue;
+        }
         tracing::info!(%peer, "HA slave connected");
+        s.ha.connections.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(async move {
             let _ = sock.set_nodelay(true);
-            s.ha.connections.fetch_add(1, Ordering::AcqRel);
             let r = serve_slave(&s, sock).await;
             s.ha.connections.fetch_sub(1, Ordering::AcqRel);
             match r {
