@@ -62,7 +62,7 @@ fn memory_for_access(ratio: u32) -> i64 {
         // SAFETY: sysconf only reads system constants.
         let (pages, size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
         if pages > 0 && size > 0 {
-            (pages as i64).saturating_mul(size as i64)
+            pages.saturating_mul(size)
         } else {
             i64::MAX
         }
