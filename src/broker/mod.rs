@@ -13,6 +13,7 @@ pub mod processor;
 pub mod pull_hold;
 pub mod register;
 pub mod schedule;
+pub mod slave_sync;
 pub mod stats;
 pub mod subscription_group_manager;
 pub mod topic_config_manager;
@@ -60,6 +61,8 @@ pub struct Broker {
     config_version: std::sync::Mutex<crate::protocol::topic::DataVersion>,
     /// Wakes the registration task to register with the name servers now.
     register_now: tokio::sync::Notify,
+    /// A slave's master, learned at registration (see `slave_sync`).
+    slave_sync: slave_sync::SlaveSync,
     me: Weak<Broker>,
 }
 
@@ -117,6 +120,7 @@ impl Broker {
             acl,
             namesrv_client: RemotingClient::default(),
             register_now: tokio::sync::Notify::new(),
+            slave_sync: Default::default(),
             me: me.clone(),
             config: std::sync::RwLock::new(Arc::new(config)),
             config_version: std::sync::Mutex::new(crate::protocol::topic::DataVersion::new(crate::store::now_ms())),
@@ -179,8 +183,15 @@ impl Broker {
             }
         });
         register::spawn_register_loop(self);
-        self.spawn_schedule_service();
-        self.spawn_transaction_check();
+        crate::store::ha::start(&self.store);
+        if self.is_slave() {
+            // As Java's broker: a slave delivers no delayed messages and checks
+            // no transactions (its store refuses writes); it syncs metadata.
+            slave_sync::spawn(self);
+        } else {
+            self.spawn_schedule_service();
+            self.spawn_transaction_check();
+        }
     }
 
     /// Persists everything and flushes the store (graceful stop).

@@ -47,6 +47,15 @@ impl ConsumerOffsetManager {
         self.table.lock().unwrap().entry(Self::key(topic, group)).or_default().insert(queue_id, offset);
     }
 
+    /// A slave's sync (`syncConsumerOffset`): the master's offsets are put
+    /// over ours (Java's `offsetTable.putAll`), then persisted.
+    pub fn put_all_from_master(&self, body: &[u8]) -> Result<(), crate::protocol::ProtocolError> {
+        let w: OffsetWrapper = fastjson::parse(body)?;
+        self.table.lock().unwrap().extend(w.offset_table);
+        self.persist();
+        Ok(())
+    }
+
     /// The committed offset, or -1 when none.
     pub fn query(&self, group: &str, topic: &str, queue_id: i32) -> i64 {
         self.table

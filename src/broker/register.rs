@@ -25,7 +25,7 @@ impl Broker {
             broker_addr: cfg.broker_addr(),
             broker_name: cfg.broker_name.clone(),
             broker_id: cfg.broker_id,
-            ha_server_addr: format!("{}:{}", cfg.broker_ip, cfg.listen_port + 1),
+            ha_server_addr: cfg.ha_server_addr(),
         };
         self.signed(header.encode(RemotingCommand::request(request::REGISTER_BROKER, 0)).with_body(body))
     }
@@ -45,7 +45,13 @@ impl Broker {
         let mut any = false;
         for addr in &self.cfg().namesrv_addrs {
             match self.namesrv_client.invoke(addr, req.clone(), REGISTER_TIMEOUT).await {
-                Ok(r) if r.code == response::SUCCESS => any = true,
+                Ok(r) if r.code == response::SUCCESS => {
+                    // Java takes the first name server's answer; any will do.
+                    if !any {
+                        self.on_register_result(&r);
+                    }
+                    any = true;
+                }
                 Ok(r) => tracing::warn!(namesrv = %addr, code = r.code, remark = ?r.remark, "register broker refused"),
                 Err(e) => tracing::warn!(namesrv = %addr, "register broker failed: {e}"),
             }

@@ -55,6 +55,15 @@ impl ScheduleMessageService {
         offsets_json(&self.offsets.lock().unwrap())
     }
 
+    /// A slave's sync (`syncDelayOffset`): the master's delayOffset.json
+    /// replaces ours, in memory and on disk.
+    pub fn replace_from_master(&self, body: &[u8]) -> Result<(), crate::protocol::ProtocolError> {
+        let w: DelayOffsetWrapper = crate::protocol::fastjson::parse(body)?;
+        *self.offsets.lock().unwrap() = w.offset_table;
+        self.persist();
+        Ok(())
+    }
+
     /// Writes delayOffset.json now (blocking; a failure is logged).
     pub fn persist(&self) {
         self.writer.persist_now();

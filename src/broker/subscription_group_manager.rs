@@ -175,6 +175,21 @@ impl SubscriptionGroupManager {
         true
     }
 
+    /// A slave's sync (`syncSubscriptionGroupConfig`): takes the master's
+    /// whole table when its data version differs from ours.
+    pub fn replace_from_master(&self, body: &[u8]) -> Result<bool, crate::protocol::ProtocolError> {
+        let master: Wrapper = crate::protocol::fastjson::parse(body)?;
+        {
+            let mut inner = self.inner.write().unwrap();
+            if inner.data_version == master.data_version {
+                return Ok(false);
+            }
+            *inner = master;
+        }
+        self.writer.mark_dirty();
+        Ok(true)
+    }
+
     /// Blocks until every change made so far is in the file (shutdown).
     pub fn flush(&self) {
         if let Err(e) = self.writer.flush() {

@@ -149,6 +149,21 @@ impl TopicConfigManager {
         Ok(true)
     }
 
+    /// A slave's sync (`SlaveSynchronize.syncTopicConfig`): takes the
+    /// master's whole table when its data version differs from ours.
+    /// Returns whether anything changed.
+    pub fn replace_from_master(&self, master: TopicConfigSerializeWrapper) -> bool {
+        {
+            let mut inner = self.inner.write().unwrap();
+            if inner.data_version == master.data_version {
+                return false;
+            }
+            *inner = master;
+        }
+        self.writer.mark_dirty();
+        true
+    }
+
     /// `createTopicInSendMessageMethod`: a new topic modelled on the default
     /// topic, if that topic lets others inherit from it.
     pub fn create_in_send(

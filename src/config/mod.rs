@@ -12,6 +12,7 @@ pub use properties::{
 };
 
 use crate::remoting::limits::Limits;
+use crate::store::ha::{BrokerRole, HaConfig};
 use crate::store::{FlushDiskType, StoreConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +134,14 @@ pub fn broker_defaults() -> Settings {
         ("maxHashSlotNum", d("5000000")),
         ("maxIndexNum", d("20000000")),
         ("brokerRole", d("ASYNC_MASTER")),
+        // haListenPort defaults to listenPort + 1, brokerIP2 to brokerIP1;
+        // haMasterAddress is unset (Java prints no null setting).
+        ("haSendHeartbeatInterval", d("5000")),
+        ("haHousekeepingInterval", d("20000")),
+        ("haTransferBatchSize", d("32768")),
+        ("haSlaveFallbehindMax", d("268435456")),
+        ("slaveReadEnable", d("false")),
+        ("accessMessageInMemoryMaxRatio", d("40")),
         ("deleteWhen", d("04")),
         ("fileReservedTime", d("72")),
         ("messageDelayLevel", d(DEFAULT_MESSAGE_DELAY_LEVEL)),
@@ -275,6 +284,15 @@ pub struct BrokerConfig {
     pub disk_warning_ratio: f64,
     pub max_hash_slot_num: usize,
     pub max_index_num: usize,
+    /// `brokerRole`; `ha` also carries it to the store.
+    pub broker_role: BrokerRole,
+    /// `brokerIP2`: the address slaves reach the HA port on.
+    pub broker_ip2: String,
+    pub ha: HaConfig,
+    /// `slaveReadEnable`: pulls far behind are pointed at a slave
+    /// (`suggestWhichBrokerId`).
+    pub slave_read_enable: bool,
+    pub access_message_in_memory_max_ratio: u32,
     /// The `-c` file, where run-time config changes are written back.
     pub config_file: Option<PathBuf>,
     /// `aclEnable`: check every request against the ACL files (see `acl`).
@@ -316,15 +334,52 @@ pub fn split_namesrv_addrs(s: &str) -> Vec<String> {
     s.split(';').map(str::trim).filter(|a| !a.is_empty()).map(str::to_string).collect()
 }
 
+/// `brokerRole` and the HA keys; a master's `brokerId` is 0 and a slave's
+/// must be positive, as `BrokerStartup` enforces.
+fn ha_config(s: &Settings, listen_port: u16) -> Result<(BrokerRole, i64, HaConfig), ConfigError> {
+    let role = BrokerRole::parse(&s.str("brokerRole")).ok_or_else(|| ConfigError::BadValue {
+        key: "brokerRole".into(),
+        value: s.str("brokerRole"),
+        ty: "ASYNC_MASTER, SYNC_MASTER or SLAVE",
+    })?;
+    let broker_id = match (role, s.i64("brokerId")?) {
+        (BrokerRole::Slave, id) if id <= 0 => {
+            return Err(ConfigError::BadValue { key: "brokerId".into(), value: id.to_string(), ty: "a slave's brokerId, > 0" })
+        }
+        (BrokerRole::Slave, id) => id,
+        _ => 0,
+    };
+    let listen = match s.get("haListenPort").filter(|v| !v.is_empty()) {
+        Some(_) => s.i64("haListenPort")? as u16,
+        None => listen_port.wrapping_add(1),
+    };
+    let ha = HaConfig {
+        role,
+        listen_port: listen,
+        master_address: Some(s.str("haMasterAddress")).filter(|a| a.len() >= 6),
+        send_heartbeat_interval_ms: positive(s, "haSendHeartbeatInterval")? as u64,
+        housekeeping_interval_ms: positive(s, "haHousekeepingInterval")? as u64,
+        transfer_batch_size: positive(s, "haTransferBatchSize")?,
+        slave_fallbehind_max: positive(s, "haSlaveFallbehindMax")? as i64,
+    };
+    Ok((role, broker_id, ha))
+}
+
 impl BrokerConfig {
     pub fn from_settings(s: Settings) -> Result<Self, ConfigError> {
+        let (broker_role, broker_id, ha) = ha_config(&s, s.i64("listenPort")? as u16)?;
         let root = PathBuf::from(s.str("storePathRootDir"));
         let commit_log_dir = s.get("storePathCommitLog").map(PathBuf::from).unwrap_or_else(|| root.join("commitlog"));
         Ok(BrokerConfig {
             cluster_name: s.str("brokerClusterName"),
             broker_name: s.str("brokerName"),
-            broker_id: s.i64("brokerId")?,
+            broker_id,
             broker_ip: s.str("brokerIP1"),
+            broker_ip2: s.get("brokerIP2").filter(|v| !v.is_empty()).unwrap_or(s.get("brokerIP1").unwrap_or("")).to_string(),
+            broker_role,
+            ha,
+            slave_read_enable: s.bool("slaveReadEnable")?,
+            access_message_in_memory_max_ratio: s.i64("accessMessageInMemoryMaxRatio")?.clamp(0, 100) as u32,
             namesrv_addrs: split_namesrv_addrs(&s.str("namesrvAddr")),
             listen_port: s.i64("listenPort")? as u16,
             metrics_port: s.i64("metricsPort")? as u16,
@@ -401,6 +456,11 @@ impl BrokerConfig {
         format!("{}:{}", self.broker_ip, self.listen_port)
     }
 
+    /// What the broker registers as its HA address (`getHAServerAddr`).
+    pub fn ha_server_addr(&self) -> String {
+        format!("{}:{}", self.broker_ip2, self.ha.listen_port)
+    }
+
     /// The VIP ("fast") port clients with `vipChannelEnabled` send to.
     pub fn fast_listen_port(&self) -> u16 {
         self.listen_port - 2
@@ -427,6 +487,8 @@ impl BrokerConfig {
             disk_warning_ratio: self.disk_warning_ratio,
             max_hash_slot_num: self.max_hash_slot_num,
             max_index_num: self.max_index_num,
+            ha: self.ha.clone(),
+            access_message_in_memory_max_ratio: self.access_message_in_memory_max_ratio,
             ..StoreConfig::new(self.store_root.clone(), store_host)
         }
     }
@@ -490,6 +552,28 @@ mod tests {
         assert_eq!((l[0], l[4], l[17]), (1000, 60_000, 7_200_000));
         assert_eq!(parse_delay_levels("1d").unwrap(), vec![86_400_000]);
         assert!(parse_delay_levels("1s 5x").is_err());
+    }
+
+    #[test]
+    fn ha_keys_take_java_defaults_and_roles_fix_broker_ids() {
+        let mut s = broker_defaults();
+        s.apply(parse_properties("listenPort=20911\nbrokerId=3\n"));
+        let c = BrokerConfig::from_settings(s).unwrap();
+        assert_eq!((c.broker_role, c.broker_id, c.ha.listen_port), (BrokerRole::AsyncMaster, 0, 20912));
+        assert_eq!((c.ha.send_heartbeat_interval_ms, c.ha.housekeeping_interval_ms), (5000, 20_000));
+        assert_eq!((c.ha.transfer_batch_size, c.ha.slave_fallbehind_max), (32 * 1024, 256 << 20));
+        assert_eq!((c.ha.master_address.as_deref(), c.ha_server_addr()), (None, "127.0.0.1:20912".to_string()));
+        let mut s = broker_defaults();
+        s.apply(parse_properties("brokerRole=SLAVE\nbrokerId=1\nhaMasterAddress=10.0.0.1:10912\nhaListenPort=7000\nbrokerIP2=10.0.0.2\n"));
+        let c = BrokerConfig::from_settings(s).unwrap();
+        assert_eq!((c.broker_role, c.broker_id, c.ha.master_address.as_deref()), (BrokerRole::Slave, 1, Some("10.0.0.1:10912")));
+        assert_eq!(c.ha_server_addr(), "10.0.0.2:7000");
+        let mut s = broker_defaults();
+        s.apply(parse_properties("brokerRole=SLAVE\n"));
+        assert!(BrokerConfig::from_settings(s).unwrap_err().to_string().contains("brokerId"));
+        let mut s = broker_defaults();
+        s.apply(parse_properties("brokerRole=MASTER\n"));
+        assert!(BrokerConfig::from_settings(s).is_err());
     }
 
     #[test]

@@ -92,6 +92,41 @@ impl CommitLog {
         Ok(Placement { file, offset })
     }
 
+    /// Replication: appends `data` at exactly `offset`, which must be the
+    /// commit log's end (or, in an empty log, a file start); the bytes must
+    /// fit in the segment holding `offset`. Only the appender calls this.
+    pub fn append_at(&self, offset: i64, data: &[u8]) -> Result<(), StoreError> {
+        let mut files = self.files.write().unwrap();
+        let empty = files.files().is_empty();
+        if empty && offset % self.file_size as i64 != 0 {
+            return Err(StoreError::Corrupt(format!("replicated data at {offset}: not a file start in an empty log")));
+        }
+        if !empty && offset != files.max_offset() {
+            return Err(StoreError::Corrupt(format!("replicated data at {offset}, log ends at {}", files.max_offset())));
+        }
+        let segments = files.files().len();
+        let file = files.last_for_append_with(offset, |start| self.allocator.take(start))?;
+        if file.start() + file.wrote() as i64 != offset || data.len() > file.remaining() {
+            return Err(StoreError::Corrupt(format!("replicated data at {offset} of {} bytes does not fit its file", data.len())));
+        }
+        if files.files().len() > segments || !self.next_requested.swap(true, Ordering::Relaxed) {
+            self.allocator.request(file.start() + self.file_size as i64);
+        }
+        file.append(data);
+        Ok(())
+    }
+
+    /// The written bytes from `offset` to the end of its segment's data
+    /// (`getCommitLogData`), as (file, position, length); None when
+    /// `offset` is not held or nothing follows it yet.
+    pub fn data_from(&self, offset: i64) -> Option<(Arc<MappedFile>, usize, usize)> {
+        let files = self.files.read().unwrap();
+        let f = files.find(offset)?;
+        let pos = (offset - f.start()) as usize;
+        let len = f.wrote().checked_sub(pos)?;
+        (len > 0).then(|| (f.clone(), pos, len))
+    }
+
     /// The record bytes at `offset` (`size` as the consume queue says).
     pub fn read(&self, offset: i64, size: usize) -> Option<(Arc<MappedFile>, usize)> {
         let files = self.files.read().unwrap();

@@ -32,6 +32,10 @@ pub struct GetResult {
     /// Raw records, in queue order.
     pub messages: Vec<(Arc<MappedFile>, usize, usize)>,
     pub total_bytes: usize,
+    /// The pull reads further behind the commit log's end than
+    /// `accessMessageInMemoryMaxRatio` percent of physical memory
+    /// (`isSuggestPullingFromSlave`).
+    pub suggest_pulling_from_slave: bool,
 }
 
 impl GetStatus {
@@ -48,6 +52,22 @@ impl GetStatus {
             GetStatus::OffsetTooSmall => "OFFSET_TOO_SMALL",
         }
     }
+}
+
+/// `accessMessageInMemoryMaxRatio` percent of the machine's physical memory
+/// (`StoreUtil.TOTAL_PHYSICAL_MEMORY_SIZE`).
+fn memory_for_access(ratio: u32) -> i64 {
+    static TOTAL: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let total = *TOTAL.get_or_init(|| {
+        // SAFETY: sysconf only reads system constants.
+        let (pages, size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
+        if pages > 0 && size > 0 {
+            pages.saturating_mul(size)
+        } else {
+            i64::MAX
+        }
+    });
+    (total as f64 * (ratio as f64 / 100.0)) as i64
 }
 
 impl GetResult {
@@ -125,6 +145,7 @@ impl MessageStore {
             max_offset: 0,
             messages: Vec::new(),
             total_bytes: 0,
+            suggest_pulling_from_slave: false,
         };
         let Some(cq) = self.queues.find(topic, queue_id) else {
             r.next_begin_offset = 0;
@@ -149,8 +170,10 @@ impl MessageStore {
             let max_nums = (max_nums.max(1) as usize).min(MAX_TRANSFER_COUNT);
             let mut next = offset;
             let scan_end = max.min(offset + MAX_FILTER_SCAN.max(max_nums as i64));
+            let mut max_phy_pulling = 0;
             while next < scan_end && r.messages.len() < max_nums {
                 let Some(e) = cq.get(next) else { break };
+                max_phy_pulling = e.phy_offset;
                 if !r.messages.is_empty() && r.total_bytes + e.size as usize > MAX_TRANSFER_BYTES {
                     break;
                 }
@@ -175,6 +198,8 @@ impl MessageStore {
                 }
             }
             r.next_begin_offset = next;
+            let behind = self.commit_log.max_offset() - max_phy_pulling;
+            r.suggest_pulling_from_slave = behind > memory_for_access(self.config.access_message_in_memory_max_ratio);
             r.status = if !r.messages.is_empty() {
                 GetStatus::Found
             } else if r.status == GetStatus::OffsetFoundNull {

@@ -12,6 +12,7 @@ pub mod consume_queue;
 pub mod dispatch;
 mod flush;
 mod get;
+pub mod ha;
 pub mod index;
 pub mod mapped_file;
 pub mod os;
@@ -108,6 +109,11 @@ pub struct StoreConfig {
     /// Index file hash slots and entries (`maxHashSlotNum`, `maxIndexNum`).
     pub max_hash_slot_num: usize,
     pub max_index_num: usize,
+    /// Role and replication settings.
+    pub ha: ha::HaConfig,
+    /// `accessMessageInMemoryMaxRatio`: a pull further behind than this
+    /// percent of physical memory is pointed at a slave (see `slaveReadEnable`).
+    pub access_message_in_memory_max_ratio: u32,
 }
 
 impl StoreConfig {
@@ -131,6 +137,8 @@ impl StoreConfig {
             disk_warning_ratio: 0.90,
             max_hash_slot_num: 5_000_000,
             max_index_num: 20_000_000,
+            ha: ha::HaConfig::default(),
+            access_message_in_memory_max_ratio: 40,
         }
     }
 
@@ -168,6 +176,7 @@ pub struct MessageStore {
     flush_wake: (Mutex<bool>, Condvar),
     disk_full: AtomicBool,
     running: AtomicBool,
+    ha: ha::HaState,
 }
 
 pub fn now_ms() -> i64 {
@@ -204,6 +213,7 @@ impl MessageStore {
             flush_wake: (Mutex::new(false), Condvar::new()),
             disk_full: AtomicBool::new(false),
             running: AtomicBool::new(true),
+            ha: ha::HaState::new(config.ha.clone()),
             config,
         };
         let aborted = checkpoint::previous_run_aborted(&store.config.root);

@@ -95,6 +95,9 @@ impl MessageStore {
         if self.is_disk_full() {
             return Err(StoreError::Unavailable("disk full".into()));
         }
+        if self.ha.role() == super::ha::BrokerRole::Slave {
+            return Err(StoreError::Unavailable("message store is slave mode, so putMessage is forbidden".into()));
+        }
         let store_timestamp = now_ms();
         let mut buf = Vec::new();
         let mut slots = Vec::with_capacity(msgs.len());
@@ -155,6 +158,7 @@ impl MessageStore {
             }
             (place.offset, next)
         };
+        self.ha.notify_appended();
         if let Some(notify) = self.arrival.get() {
             notify(&first.topic, first.queue_id, next_queue_offset);
         }

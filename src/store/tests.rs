@@ -287,3 +287,19 @@ fn a_prepared_next_segment_survives_clean_stops_and_crashes() {
     let g = s.get_message("T", 0, n - 3, 32, &|_| true);
     assert_eq!(g.message_count(), 3);
 }
+
+#[test]
+fn a_pull_far_behind_suggests_the_slave() {
+    let dir = tempfile::tempdir().unwrap();
+    // Ratio 0: any pull not at the very end is "far behind" (Java's diff > memory).
+    let s = MessageStore::open(StoreConfig { access_message_in_memory_max_ratio: 0, ..config(dir.path(), 4096) }).unwrap();
+    s.put_message(&msg("T", 0, "a", "A")).unwrap();
+    s.put_message(&msg("T", 0, "b", "A")).unwrap();
+    let g = s.get_message("T", 0, 0, 1, &|_| true);
+    assert_eq!(g.status, GetStatus::Found);
+    assert!(g.suggest_pulling_from_slave);
+    drop(s);
+    let s = MessageStore::open(config(dir.path(), 4096)).unwrap();
+    assert!(!s.get_message("T", 0, 0, 1, &|_| true).suggest_pulling_from_slave, "40% of memory: not behind");
+    assert!(!s.get_message("T", 0, 2, 1, &|_| true).suggest_pulling_from_slave, "nothing found: no suggestion");
+}

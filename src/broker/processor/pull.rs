@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::broker::error::{BrokerError, BrokerResult, FAQ_SUFFIX};
 use crate::broker::filter::MessageFilter;
 use crate::broker::pull_hold::HeldPull;
+use crate::broker::subscription_group_manager::SubscriptionGroupConfig;
 use crate::broker::Broker;
 use crate::protocol::header::{pull_sys_flag, CommandHeader, PullMessageRequestHeader, PullMessageResponseHeader};
 use crate::protocol::heartbeat::SubscriptionData;
@@ -101,8 +102,12 @@ fn process_pull(
         }
     };
 
+    let slave = b.is_slave();
+    // As Java's slave (offsetCheckInSlave off): a moved offset is not
+    // corrected there; the client retries, and commits only on the master.
+    let code = if slave && code == response::PULL_OFFSET_MOVED { response::PULL_RETRY_IMMEDIATELY } else { code };
     b.stats.on_get(&h.topic, &h.consumer_group, got.message_count() as u64, got.total_bytes as u64);
-    if allow_suspend && h.has(pull_sys_flag::COMMIT_OFFSET) {
+    if allow_suspend && h.has(pull_sys_flag::COMMIT_OFFSET) && !slave {
         b.offsets.commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
     }
 
@@ -128,7 +133,7 @@ fn process_pull(
     }
 
     let answer = PullMessageResponseHeader {
-        suggest_which_broker_id: 0,
+        suggest_which_broker_id: suggest_which_broker_id(cfg.slave_read_enable, got.suggest_pulling_from_slave, &group),
         next_begin_offset: got.next_begin_offset,
         min_offset: got.min_offset,
         max_offset: got.max_offset,
@@ -138,6 +143,17 @@ fn process_pull(
         resp = resp.with_body(got.body().freeze());
     }
     Ok(Some(resp))
+}
+
+/// Where the client should pull next (Java's `PullMessageProcessor`):
+/// always the master (0) unless `slaveReadEnable`; then the group's
+/// `whichBrokerWhenConsumeSlowly` for a pull far behind, else its `brokerId`.
+fn suggest_which_broker_id(slave_read_enable: bool, far_behind: bool, group: &SubscriptionGroupConfig) -> i64 {
+    match (slave_read_enable, far_behind) {
+        (false, _) => 0,
+        (true, true) => group.which_broker_when_consume_slowly,
+        (true, false) => group.broker_id,
+    }
 }
 
 /// The filter a pull reads with, from the subscription it carries or the
@@ -231,4 +247,19 @@ fn hold_pull(
         };
         conn.send(resp);
     });
+}
+
+#[cfg(test)]
+mod suggest_tests {
+    use super::*;
+
+    #[test]
+    fn suggest_which_broker_id_as_java() {
+        let mut g = SubscriptionGroupConfig::new("G");
+        g.broker_id = 3;
+        assert_eq!(g.which_broker_when_consume_slowly, 1);
+        assert_eq!(suggest_which_broker_id(false, true, &g), 0, "slaveReadEnable off: always the master");
+        assert_eq!(suggest_which_broker_id(true, true, &g), 1, "far behind: whichBrokerWhenConsumeSlowly");
+        assert_eq!(suggest_which_broker_id(true, false, &g), 3, "else the group's brokerId");
+    }
 }

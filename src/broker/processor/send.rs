@@ -17,6 +17,7 @@ use crate::protocol::{perm, topics};
 use crate::remoting::codes::response;
 use crate::remoting::connection::Reply;
 use crate::remoting::{ConnectionHandle, RemotingCommand};
+use crate::store::ha::{BrokerRole, ReplicaStatus};
 use crate::store::FlushDiskType;
 
 /// SEND_MESSAGE and SEND_MESSAGE_V2.
@@ -35,7 +36,10 @@ const REGISTER_NEW_TOPIC_WAIT: Duration = Duration::from_secs(3);
 
 /// The message is put in arrival order; with SYNC_FLUSH, a send that waits
 /// for its store (the client's default) is answered once its bytes are on
-/// disk, or with FLUSH_DISK_TIMEOUT after `syncFlushTimeout`. A send that
+/// disk, or with FLUSH_DISK_TIMEOUT after `syncFlushTimeout`; on a
+/// SYNC_MASTER, once a slave has them, or with FLUSH_SLAVE_TIMEOUT after
+/// `syncFlushTimeout`, or at once with SLAVE_NOT_AVAILABLE when no slave
+/// is connected or it is `haSlaveFallbehindMax` behind. A send that
 /// created its topic is answered once the name servers have the new route
 /// (at most `REGISTER_NEW_TOPIC_WAIT`). Both waits run beside the
 /// connection's next requests.
@@ -43,7 +47,8 @@ fn send(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand, batch: bool)
     let h = SendMessageRequestHeader::decode(req)?;
     let sent = do_send(b, conn, req, &h, batch)?;
     let wait_flush = b.store.flush_disk_type() == FlushDiskType::Sync && sent.waits_for_store;
-    if !wait_flush && !sent.created_topic {
+    let wait_replica = b.store.ha().role() == BrokerRole::SyncMaster && sent.waits_for_store;
+    if !wait_flush && !wait_replica && !sent.created_topic {
         return Ok(sent.resp.into());
     }
     let broker = b.arc();
@@ -55,10 +60,26 @@ fn send(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand, batch: bool)
             }
         };
         let flushed = async { !wait_flush || broker.store.wait_flushed(end_offset).await };
-        let ((), flushed) = tokio::join!(register, flushed);
+        let replica = async {
+            if wait_replica {
+                broker.store.wait_replicated(end_offset).await
+            } else {
+                ReplicaStatus::PutOk
+            }
+        };
+        let ((), flushed, replica) = tokio::join!(register, flushed, replica);
         if !flushed {
             tracing::warn!(end_offset, "flush did not complete within syncFlushTimeout");
             resp.code = response::FLUSH_DISK_TIMEOUT;
+        }
+        // As Java's handleDiskFlushAndHA: the replica's status wins over the flush's.
+        match replica {
+            ReplicaStatus::PutOk => {}
+            ReplicaStatus::SlaveNotAvailable => resp.code = response::SLAVE_NOT_AVAILABLE,
+            ReplicaStatus::FlushSlaveTimeout => {
+                tracing::warn!(end_offset, "no slave had the message within syncFlushTimeout");
+                resp.code = response::FLUSH_SLAVE_TIMEOUT;
+            }
         }
         Some(resp)
     }))

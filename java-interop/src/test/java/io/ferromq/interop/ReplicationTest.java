@@ -1,0 +1,235 @@
+package io.ferromq.interop;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.TreeSet;
+import java.util.concurrent.ThreadLocalRandom;
+import org.apache.rocketmq.client.producer.DefaultMQProducer;
+import org.apache.rocketmq.client.producer.SendResult;
+import org.apache.rocketmq.client.producer.SendStatus;
+import org.apache.rocketmq.common.message.Message;
+import org.apache.rocketmq.common.message.MessageDecoder;
+import org.apache.rocketmq.common.message.MessageExt;
+import org.apache.rocketmq.common.protocol.RequestCode;
+import org.apache.rocketmq.common.protocol.ResponseCode;
+import org.apache.rocketmq.common.protocol.header.PullMessageRequestHeader;
+import org.apache.rocketmq.common.sysflag.PullSysFlag;
+import org.apache.rocketmq.remoting.netty.NettyClientConfig;
+import org.apache.rocketmq.remoting.netty.NettyRemotingClient;
+import org.apache.rocketmq.remoting.protocol.RemotingCommand;
+import org.junit.jupiter.api.Test;
+
+/**
+ * An Apache RocketMQ 4.9.7 master replicating to a ferromq slave over Java's own HA protocol:
+ * the slave's commit log becomes byte-identical to the master's, its consume queues serve the
+ * messages, its metadata sync brings the topic, and it refuses sends as a Java slave does.
+ */
+class ReplicationTest {
+
+    @Test
+    void apacheMasterReplicatesToAFerromqSlave() throws Exception {
+        try (Cluster c = new Cluster("apacheMasterReplicatesToAFerromqSlave")) {
+            c.startApacheMaster("ASYNC_MASTER");
+            c.startFerromqSlave();
+            String topic = "Rep_" + Long.toString(ThreadLocalRandom.current().nextLong(1L << 40), 36);
+            DefaultMQProducer producer = new DefaultMQProducer("RepPG");
+            producer.setNamesrvAddr(c.namesrvAddr());
+            producer.setInstanceName("interop-rep-" + ProcessHandle.current().pid());
+            producer.start();
+            NettyRemotingClient raw = new NettyRemotingClient(new NettyClientConfig());
+            raw.start();
+            try {
+                List<String> sent = sendSome(producer, topic);
+                awaitIdenticalLogs(c);
+                awaitTopic(raw, c.slaveAddr(), topic);
+                List<String> pulled = pullAll(raw, c.slaveAddr(), topic);
+                assertEquals(new TreeSet<>(sent), new TreeSet<>(pulled), "every message pulled from the slave, once");
+                assertEquals(sent.size(), pulled.size());
+
+                // A send to the slave is refused as Java's slave refuses it.
+                Message m = new Message(topic, "x".getBytes(StandardCharsets.UTF_8));
+                RemotingCommand send = RemotingCommand.createRequestCommand(RequestCode.SEND_MESSAGE_V2,
+                    org.apache.rocketmq.common.protocol.header.SendMessageRequestHeaderV2.createSendMessageRequestHeaderV2(
+                        sendHeader(topic)));
+                send.setBody(m.getBody());
+                RemotingCommand refused = raw.invokeSync(c.slaveAddr(), send, 5000);
+                assertEquals(ResponseCode.SERVICE_NOT_AVAILABLE, refused.getCode());
+                assertTrue(refused.getRemark().contains("messages are put to the slave"), refused.getRemark());
+            } finally {
+                producer.shutdown();
+                raw.shutdown();
+            }
+        }
+    }
+
+    /**
+     * A ferromq master replicating to an Apache RocketMQ 4.9.7 slave: Java's HAClient follows
+     * ferromq's HA stream, Java's SlaveSynchronize reads ferromq's GET_ALL_* answers, and Java's
+     * name server role is played by ferromq's (masterAddr/haServerAddr in the result).
+     */
+    @Test
+    void ferromqMasterReplicatesToAnApacheSlave() throws Exception {
+        try (Cluster c = new Cluster("ferromqMasterReplicatesToAnApacheSlave")) {
+            c.startFerromqMaster("ASYNC_MASTER");
+            c.startApacheSlave();
+            String topic = "Rep_" + Long.toString(ThreadLocalRandom.current().nextLong(1L << 40), 36);
+            DefaultMQProducer producer = new DefaultMQProducer("RepPG");
+            producer.setNamesrvAddr(c.namesrvAddr());
+            producer.setInstanceName("interop-rep2-" + ProcessHandle.current().pid());
+            producer.start();
+            NettyRemotingClient raw = new NettyRemotingClient(new NettyClientConfig());
+            raw.start();
+            try {
+                List<String> sent = sendSome(producer, topic);
+                awaitIdenticalLogs(c);
+                awaitTopic(raw, c.slaveAddr(), topic);
+                List<String> pulled = pullAll(raw, c.slaveAddr(), topic);
+                assertEquals(new TreeSet<>(sent), new TreeSet<>(pulled), "every message pulled from the Java slave, once");
+                assertEquals(sent.size(), pulled.size());
+            } finally {
+                producer.shutdown();
+                raw.shutdown();
+            }
+        }
+    }
+
+    /** An Apache SYNC_MASTER acknowledges sends once the ferromq slave has acked their bytes. */
+    @Test
+    void apacheSyncMasterIsSatisfiedByAFerromqSlave() throws Exception {
+        try (Cluster c = new Cluster("apacheSyncMasterIsSatisfiedByAFerromqSlave")) {
+            c.startApacheMaster("SYNC_MASTER");
+            c.startFerromqSlave();
+            syncSends(c);
+        }
+    }
+
+    /** A ferromq SYNC_MASTER acknowledges sends once the Apache slave has acked their bytes. */
+    @Test
+    void ferromqSyncMasterIsSatisfiedByAnApacheSlave() throws Exception {
+        try (Cluster c = new Cluster("ferromqSyncMasterIsSatisfiedByAnApacheSlave")) {
+            c.startFerromqMaster("SYNC_MASTER");
+            c.startApacheSlave();
+            syncSends(c);
+        }
+    }
+
+    /** Once a send is SEND_OK (the slave follows), twenty more are SEND_OK too. */
+    private static void syncSends(Cluster c) throws Exception {
+        DefaultMQProducer producer = new DefaultMQProducer("RepSyncPG");
+        producer.setNamesrvAddr(c.namesrvAddr());
+        producer.setInstanceName("interop-sync-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
+        producer.start();
+        try {
+            String topic = "RepSync_" + Long.toString(ThreadLocalRandom.current().nextLong(1L << 40), 36);
+            Await.until("a send the slave acknowledges", Duration.ofSeconds(60), () -> {
+                try {
+                    return producer.send(new Message(topic, "probe".getBytes(StandardCharsets.UTF_8))).getSendStatus()
+                        == SendStatus.SEND_OK;
+                } catch (Exception e) {
+                    return false;
+                }
+            });
+            for (int i = 0; i < 20; i++) {
+                SendResult r = producer.send(new Message(topic, ("sync " + i).getBytes(StandardCharsets.UTF_8)));
+                assertEquals(SendStatus.SEND_OK, r.getSendStatus());
+            }
+        } finally {
+            producer.shutdown();
+        }
+    }
+
+    private static List<String> sendSome(DefaultMQProducer producer, String topic) throws Exception {
+        List<String> sent = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            String body = "m" + i + "-" + "x".repeat((i * 997) % 40_000);
+            SendResult r = producer.send(new Message(topic, "TagA", body.getBytes(StandardCharsets.UTF_8)));
+            assertEquals(SendStatus.SEND_OK, r.getSendStatus());
+            sent.add(body);
+        }
+        return sent;
+    }
+
+    private static void awaitIdenticalLogs(Cluster c) {
+        Path first = c.masterCommitLog().resolve("00000000000000000000");
+        Path mine = c.slaveCommitLog().resolve("00000000000000000000");
+        Await.until("the slave's commit log to equal the master's", Duration.ofSeconds(60), () -> {
+            try {
+                return Files.exists(mine) && Arrays.equals(Files.readAllBytes(first), Files.readAllBytes(mine));
+            } catch (Exception e) {
+                return false;
+            }
+        });
+    }
+
+    /** Waits for the slave's metadata sync to bring the topic. */
+    private static void awaitTopic(NettyRemotingClient raw, String addr, String topic) {
+        Await.until("the slave to sync the topic from the master", Duration.ofSeconds(30), () -> {
+            try {
+                RemotingCommand r = raw.invokeSync(addr,
+                    RemotingCommand.createRequestCommand(RequestCode.GET_ALL_TOPIC_CONFIG, null), 3000);
+                return r.getCode() == ResponseCode.SUCCESS
+                    && new String(r.getBody(), StandardCharsets.UTF_8).contains("\"" + topic + "\"");
+            } catch (Exception e) {
+                return false;
+            }
+        });
+    }
+
+    /** Every message of the topic's four queues, pulled from offset 0. */
+    private static List<String> pullAll(NettyRemotingClient raw, String addr, String topic) throws Exception {
+        List<String> pulled = new ArrayList<>();
+        for (int q = 0; q < 4; q++) {
+            long offset = 0;
+            while (true) {
+                PullMessageRequestHeader h = new PullMessageRequestHeader();
+                h.setConsumerGroup("RepCG");
+                h.setTopic(topic);
+                h.setQueueId(q);
+                h.setQueueOffset(offset);
+                h.setMaxMsgNums(32);
+                h.setSysFlag(PullSysFlag.buildSysFlag(false, false, true, false));
+                h.setCommitOffset(0L);
+                h.setSuspendTimeoutMillis(0L);
+                h.setSubscription("*");
+                h.setSubVersion(0L);
+                h.setExpressionType("TAG");
+                RemotingCommand r = raw.invokeSync(addr, RemotingCommand.createRequestCommand(RequestCode.PULL_MESSAGE, h), 5000);
+                if (r.getCode() != ResponseCode.SUCCESS) {
+                    break;
+                }
+                for (MessageExt m : MessageDecoder.decodes(ByteBuffer.wrap(r.getBody()))) {
+                    assertEquals(offset++, m.getQueueOffset());
+                    pulled.add(new String(m.getBody(), StandardCharsets.UTF_8));
+                }
+            }
+        }
+        return pulled;
+    }
+
+    private static org.apache.rocketmq.common.protocol.header.SendMessageRequestHeader sendHeader(String topic) {
+        org.apache.rocketmq.common.protocol.header.SendMessageRequestHeader h =
+            new org.apache.rocketmq.common.protocol.header.SendMessageRequestHeader();
+        h.setProducerGroup("RepPG");
+        h.setTopic(topic);
+        h.setDefaultTopic("TBW102");
+        h.setDefaultTopicQueueNums(4);
+        h.setQueueId(0);
+        h.setSysFlag(0);
+        h.setBornTimestamp(System.currentTimeMillis());
+        h.setFlag(0);
+        h.setProperties("");
+        h.setReconsumeTimes(0);
+        h.setUnitMode(false);
+        h.setBatch(false);
+        return h;
+    }
+}
