@@ -76,17 +76,19 @@ fn namesrv_writes_need_an_admin_signature_or_a_white_listed_address() {
     assert!(cluster_info(&ns).contains("broker-a"), "{}", cluster_info(&ns));
 
     // Unsigned, from an address on no white list: refused, routes unchanged.
-    let r = roundtrip(&ns, &register("fake-broker", "10.1.1.1:10911"));
+    // (On a connection kept open: an accepted registration would outlive the check.)
+    let mut fake_conn = Raw::connect(&ns);
+    let r = fake_conn.call(register("fake-broker", "10.1.1.1:10911"));
     assert_eq!(r.code, response::SYSTEM_ERROR);
     let remark = r.remark.unwrap_or_default();
     assert!(remark.starts_with("org.apache.rocketmq.acl.common.AclException: No accessKey is configured"), "{remark}");
     assert!(!cluster_info(&ns).contains("fake-broker"));
 
     // A non-admin account's signature, or a bad one, is not enough.
-    let r = roundtrip(&ns, &signed(register("fake-broker", "10.1.1.1:10911"), "appUser01", "appSecret01"));
+    let r = fake_conn.call(signed(register("fake-broker", "10.1.1.1:10911"), "appUser01", "appSecret01"));
     assert_eq!(r.code, response::SYSTEM_ERROR);
     assert!(r.remark.unwrap_or_default().contains("Need admin permission for name server request code=103"));
-    let r = roundtrip(&ns, &signed(register("fake-broker", "10.1.1.1:10911"), "brokerAdmin", "wrongSecret"));
+    let r = fake_conn.call(signed(register("fake-broker", "10.1.1.1:10911"), "brokerAdmin", "wrongSecret"));
     assert!(r.remark.unwrap_or_default().contains("Check signature failed for accessKey=brokerAdmin"));
     assert!(!cluster_info(&ns).contains("fake-broker"));
 
@@ -94,16 +96,20 @@ fn namesrv_writes_need_an_admin_signature_or_a_white_listed_address() {
     let route = roundtrip(&ns, &RemotingCommand::request(rc::GET_ROUTEINFO_BY_TOPIC, 0).with_ext("topic", "TBW102"));
     assert_eq!(route.code, response::SUCCESS, "{:?}", route.remark);
 
-    // An admin's signature: accepted.
-    let r = roundtrip(&ns, &signed(register("signed-broker", "10.1.1.2:10911"), "brokerAdmin", "brokerSecret"));
+    // An admin's signature: accepted. A registration lives as long as its
+    // connection (the name server drops a broker whose channel closes, as
+    // Java's does), so each one is checked while its connection is open.
+    let mut signed_conn = Raw::connect(&ns);
+    let r = signed_conn.call(signed(register("signed-broker", "10.1.1.2:10911"), "brokerAdmin", "brokerSecret"));
     assert_eq!(r.code, response::SUCCESS, "{:?}", r.remark);
     assert!(cluster_info(&ns).contains("signed-broker"));
 
     // White-listing 127.0.0.1 (an edit picked up without restart) lets unsigned writes in.
     std::fs::write(home.join("conf/plain_acl.yml"), format!("globalWhiteRemoteAddresses: [127.0.0.1]\n{ACCOUNTS}")).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
+    let mut white_conn = Raw::connect(&ns);
     loop {
-        let r = roundtrip(&ns, &register("white-broker", "10.1.1.3:10911"));
+        let r = white_conn.call(register("white-broker", "10.1.1.3:10911"));
         if r.code == response::SUCCESS {
             break;
         }
