@@ -184,6 +184,9 @@ fn full_disk_refuses_a_put_whose_consume_queue_cannot_grow() {
     assert_eq!(cfg.consume_queue_file_size, 6_000_000);
     let store = MessageStore::open(cfg).unwrap();
     store.put_message(&message(0, b"first")).unwrap();
+    // The next segment is prepared in the background; a failed preparation
+    // gives its blocks back, which would unfill the disk behind our back.
+    assert!(store.wait_allocator_idle(std::time::Duration::from_secs(10)));
     let filler = fs.0.join("filler");
     fill(&filler);
 

@@ -273,6 +273,13 @@ impl MessageStore {
         checkpoint::remove_abort(&self.config.root)
     }
 
+    /// Waits until the background allocator has no segment in preparation
+    /// (false on timeout). Lets a caller observe disk usage that is not
+    /// about to change under it, as the full-disk tests must.
+    pub fn wait_allocator_idle(&self, timeout: std::time::Duration) -> bool {
+        self.commit_log.allocator().wait_idle(timeout)
+    }
+
     pub fn is_disk_full(&self) -> bool {
         self.disk_full.load(Ordering::Acquire)
     }
