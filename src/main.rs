@@ -12,7 +12,7 @@ use ferromq::config::{self, BrokerConfig, NamesrvConfig, Settings};
 use ferromq::namesrv::Namesrv;
 use ferromq::remoting::limits::Budget;
 use ferromq::remoting::server::serve_tls;
-use ferromq::remoting::tls::{self, ServerTls, TlsSettings};
+use ferromq::remoting::tls::{self, ServerTls};
 
 #[derive(Parser)]
 #[command(name = "ferromq", version, about = "RocketMQ 4.x-compatible name server and broker")]
@@ -95,7 +95,7 @@ type TlsSides = (Option<Arc<ServerTls>>, Option<tls::ClientTls>);
 
 /// `outbound`: the broker's side too (a name server alone makes no connections).
 fn tls_setup(s: &Settings, outbound: bool) -> Result<TlsSides, Box<dyn std::error::Error>> {
-    let t = TlsSettings::from_settings(s)?;
+    let t = config::tls_settings(s)?;
     let server = t.server()?;
     let client = if outbound { t.client()? } else { None };
     tracing::info!(mode = t.mode.name(), outbound = outbound && t.enable, test_mode = t.test_mode, "TLS");

@@ -2,10 +2,12 @@
 //! `namesrv.conf`), with the Java broker's key names and defaults.
 
 mod properties;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use tls::tls_settings;
 pub use properties::{
     escape as escape_property, parse_properties, store_line, try_parse_properties, update_in_place, MalformedEscape,
     RewriteError,

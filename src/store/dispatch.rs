@@ -5,6 +5,7 @@
 //! retention and flush go through the same list. A new index is one more
 //! `Dispatcher`, not four edits.
 
+use std::sync::Arc;
 use crate::protocol::message::{property, sys_flag, Properties};
 
 use super::StoreError;
@@ -51,6 +52,21 @@ impl DispatchRequest<'_> {
 pub fn is_prepared_or_rollback(sys: i32) -> bool {
     let t = sys & sys_flag::TRANSACTION_MASK;
     t == sys_flag::TRANSACTION_PREPARED || t == sys_flag::TRANSACTION_ROLLBACK
+}
+
+/// Hands one record to every dispatcher in order: an essential one's
+/// failure fails the caller (the record must not be acknowledged), any other
+/// is logged under `what` ("stored", "replicated").
+pub fn dispatch_all(dispatchers: &[Arc<dyn Dispatcher>], r: &DispatchRequest, what: &str) -> Result<(), StoreError> {
+    for d in dispatchers {
+        if let Err(e) = d.dispatch(r) {
+            if d.essential() {
+                return Err(e);
+            }
+            tracing::warn!(dispatcher = d.name(), "dispatching a {what} message failed: {e}");
+        }
+    }
+    Ok(())
 }
 
 /// Data derived from the commit log. The store calls `prepare` and

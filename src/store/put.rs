@@ -147,14 +147,7 @@ impl MessageStore {
                     sys_flag: m.sys_flag,
                     properties: &m.properties,
                 };
-                for d in &self.dispatchers {
-                    if let Err(e) = d.dispatch(&req) {
-                        if d.essential() {
-                            return Err(e);
-                        }
-                        tracing::warn!(dispatcher = d.name(), "dispatching a stored message failed: {e}");
-                    }
-                }
+                super::dispatch::dispatch_all(&self.dispatchers, &req, "stored")?;
             }
             (place.offset, next)
         };

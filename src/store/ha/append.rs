@@ -66,14 +66,7 @@ impl MessageStore {
                     sys_flag: m.sys_flag,
                     properties: &m.properties,
                 };
-                for d in &self.dispatchers {
-                    if let Err(e) = d.dispatch(&req) {
-                        if d.essential() {
-                            return Err(e);
-                        }
-                        tracing::warn!(dispatcher = d.name(), "dispatching a replicated message failed: {e}");
-                    }
-                }
+                crate::store::dispatch::dispatch_all(&self.dispatchers, &req, "replicated")?;
             }
             self.commit_log.max_offset()
         };
