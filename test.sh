@@ -3,7 +3,7 @@
 # real Java library, the Go client test (go-interop/: rocketmq-client-go v2
 # against a real ferromq process), then the Java interop suite (real
 # RocketMQ clients against a real ferromq process) on client 4.9.7 and again
-# on 4.3.0.
+# on 4.3.0, and the mixed Apache/ferromq master-slave pairs.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -19,3 +19,12 @@ for version in 4.9.7 4.3.0; do
     -Drocketmq.client.version="${version}" \
     -Dferromq.bin="$PWD/target/release/ferromq"
 done
+
+# Mixed clusters: Apache RocketMQ 4.9.7 (from Maven Central) and ferromq as
+# master/slave pairs both ways. Last, so that the suites above (which run
+# ReplicationTest only when Apache's classpath is already resolved) stay
+# ferromq-only on a clean clone.
+echo "== Mixed clusters with Apache RocketMQ 4.9.7 (ReplicationTest) =="
+mvn -B --no-transfer-progress -f java-interop/pom.xml verify \
+  -Dinterop.target=apache -Dtest=ReplicationTest -Dsurefire.failIfNoSpecifiedTests=false \
+  -Dferromq.bin="$PWD/target/release/ferromq"

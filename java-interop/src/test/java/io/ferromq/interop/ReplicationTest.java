@@ -44,6 +44,7 @@ class ReplicationTest {
             DefaultMQProducer producer = new DefaultMQProducer("RepPG");
             producer.setNamesrvAddr(c.namesrvAddr());
             producer.setInstanceName("interop-rep-" + ProcessHandle.current().pid());
+            useCreateTopicKey(producer);
             producer.start();
             NettyRemotingClient raw = new NettyRemotingClient(new NettyClientConfig());
             raw.start();
@@ -85,6 +86,7 @@ class ReplicationTest {
             DefaultMQProducer producer = new DefaultMQProducer("RepPG");
             producer.setNamesrvAddr(c.namesrvAddr());
             producer.setInstanceName("interop-rep2-" + ProcessHandle.current().pid());
+            useCreateTopicKey(producer);
             producer.start();
             NettyRemotingClient raw = new NettyRemotingClient(new NettyClientConfig());
             raw.start();
@@ -127,6 +129,7 @@ class ReplicationTest {
         DefaultMQProducer producer = new DefaultMQProducer("RepSyncPG");
         producer.setNamesrvAddr(c.namesrvAddr());
         producer.setInstanceName("interop-sync-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
+        useCreateTopicKey(producer);
         producer.start();
         try {
             String topic = "RepSync_" + Long.toString(ThreadLocalRandom.current().nextLong(1L << 40), 36);
@@ -144,6 +147,18 @@ class ReplicationTest {
             }
         } finally {
             producer.shutdown();
+        }
+    }
+
+    /**
+     * Client 4.3.0 asks for auto-created topics under "AUTO_CREATE_TOPIC_KEY", which brokers
+     * since 4.3.1 (Apache 4.9.7 included) do not have; users of 4.3.0 set TBW102, as
+     * {@link FerroMQ#startProducer()} does.
+     */
+    private static void useCreateTopicKey(DefaultMQProducer producer) {
+        String key = System.getProperty("interop.createTopicKey", "TBW102");
+        if (!key.isEmpty()) {
+            producer.setCreateTopicKey(key);
         }
     }
 
