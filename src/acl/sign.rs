@@ -83,7 +83,7 @@ mod tests {
     fn keys_sort_as_java_strings_do() {
         // U+FF21 sorts after U+10000 in UTF-8 but before it in UTF-16.
         assert_eq!(java_cmp("\u{FF21}", "\u{10000}"), std::cmp::Ordering::Greater);
-        let mut ext = ExtFields::new();
+        let mut ext = ExtFields::default();
         ext.insert("b".into(), "2".into());
         ext.insert("a".into(), "1".into());
         ext.insert(SIGNATURE.into(), "x".into());
