@@ -188,6 +188,10 @@ impl Collector for BrokerCollector {
             }
         }
         gauge(&mut enc, "rocketmq_producer_offset", "TopicOffset", &plain)?;
+        if let Some(timer) = &b.timer {
+            let pending: Vec<_> = timer.pending().iter().map(|(t, n)| (topic_l(t), *n as f64)).collect();
+            gauge(&mut enc, "ferromq_timer_pending", "Timer messages waiting for their time, per real topic", &pending)?;
+        }
         gauge(&mut enc, "rocketmq_topic_retry_offset", "TopicRetryOffset", &retry)?;
         gauge(&mut enc, "rocketmq_topic_dlq_offset", "TopicDLQOffset", &dlq)?;
 

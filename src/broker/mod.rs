@@ -13,6 +13,7 @@ pub mod processor;
 pub mod pull_hold;
 pub mod register;
 pub mod schedule;
+pub mod timer;
 pub mod slave_sync;
 pub mod stats;
 pub mod subscription_group_manager;
@@ -46,6 +47,8 @@ pub struct Broker {
     pub offsets: ConsumerOffsetManager,
     pub subscription_groups: SubscriptionGroupManager,
     pub schedule: ScheduleMessageService,
+    /// The timer wheel and log (see `timer`), also a store dispatcher.
+    pub timer: Option<Arc<crate::store::timer::TimerStore>>,
     pub locks: RebalanceLockManager,
     pub transactions: transaction::TransactionState,
     pub consumers: ConsumerManager,
@@ -87,7 +90,10 @@ impl Broker {
         let store_host: SocketAddr = format!("{}:{}", config.broker_ip, config.listen_port)
             .parse()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], config.listen_port)));
-        let store = Arc::new(MessageStore::open_with(config.store_config(store_host), schedule::store_extensions(&config))?);
+        let timer = Arc::new(crate::store::timer::TimerStore::open(&config.store_root.join("timer"), config.timer)?);
+        let mut extensions = schedule::store_extensions(&config);
+        extensions.dispatchers.push(timer.clone());
+        let store = Arc::new(MessageStore::open_with(config.store_config(store_host), extensions)?);
         let pull_hold = Arc::new(PullRequestHoldService::default());
         let hold = pull_hold.clone();
         store.set_arrival_listener(move |topic, queue_id, max_offset| hold.notify(topic, queue_id, max_offset));
@@ -109,6 +115,7 @@ impl Broker {
             offsets,
             subscription_groups,
             schedule,
+            timer: Some(timer),
             locks: RebalanceLockManager::default(),
             transactions: Default::default(),
             consumers: ConsumerManager::default(),
@@ -190,6 +197,7 @@ impl Broker {
             slave_sync::spawn(self);
         } else {
             self.spawn_schedule_service();
+            self.spawn_timer_service();
             self.spawn_transaction_check();
         }
     }

@@ -169,6 +169,9 @@ pub fn broker_defaults() -> Settings {
         ("maxTopicNums", d("100000")),
         ("maxSubscriptionGroupNums", d("100000")),
         ("maxQueueNumsPerTopic", d("1024")),
+        ("timerWheelEnable", d("true")),
+        ("timerPrecisionMs", d("1000")),
+        ("timerMaxDelaySec", d("259200")),
         ("traceTopicEnable", d("false")),
         ("msgTraceTopicName", d("RMQ_SYS_TRACE_TOPIC")),
         ("aclEnable", d("false")),
@@ -273,6 +276,10 @@ pub struct BrokerConfig {
     pub trace_topic_enable: bool,
     pub msg_trace_topic_name: String,
     pub delay_levels_ms: Vec<i64>,
+    /// `timerWheelEnable`: honour the timer properties (see `broker::timer`).
+    pub timer_wheel_enable: bool,
+    /// `timerPrecisionMs` and `timerMaxDelaySec`.
+    pub timer: crate::store::timer::TimerConfig,
     pub enable_property_filter: bool,
     pub transaction_timeout_ms: i64,
     pub transaction_check_max: i32,
@@ -330,6 +337,19 @@ pub fn parse_delay_levels(s: &str) -> Result<Vec<i64>, ConfigError> {
             num.parse::<i64>().map(|n| n * factor).map_err(|_| bad())
         })
         .collect()
+}
+
+/// `timerPrecisionMs` (100 ms .. 60 s) and `timerMaxDelaySec` (1 s .. 30 days).
+fn timer_config(s: &Settings) -> Result<crate::store::timer::TimerConfig, ConfigError> {
+    let precision = s.i64("timerPrecisionMs")?;
+    if !(100..=60_000).contains(&precision) {
+        return Err(ConfigError::BadValue { key: "timerPrecisionMs".into(), value: precision.to_string(), ty: "ms from 100 to 60000" });
+    }
+    let max_delay = s.i64("timerMaxDelaySec")?;
+    if !(1..=30 * 86_400).contains(&max_delay) {
+        return Err(ConfigError::BadValue { key: "timerMaxDelaySec".into(), value: max_delay.to_string(), ty: "seconds from 1 to 2592000" });
+    }
+    Ok(crate::store::timer::TimerConfig { precision_ms: precision, max_delay_ms: max_delay * 1000 })
 }
 
 pub fn split_namesrv_addrs(s: &str) -> Vec<String> {
@@ -416,6 +436,8 @@ impl BrokerConfig {
             trace_topic_enable: s.bool("traceTopicEnable")?,
             msg_trace_topic_name: s.str("msgTraceTopicName"),
             delay_levels_ms: parse_delay_levels(&s.str("messageDelayLevel"))?,
+            timer_wheel_enable: s.bool("timerWheelEnable")?,
+            timer: timer_config(&s)?,
             enable_property_filter: s.bool("enablePropertyFilter")?,
             transaction_timeout_ms: s.i64("transactionTimeOut")?,
             transaction_check_max: s.i64("transactionCheckMax")? as i32,

@@ -68,6 +68,8 @@ pub mod topics {
     pub const TRANS_HALF_TOPIC: &str = "RMQ_SYS_TRANS_HALF_TOPIC";
     pub const TRANS_OP_HALF_TOPIC: &str = "RMQ_SYS_TRANS_OP_HALF_TOPIC";
     pub const TRANS_CHECK_MAX_TIME_TOPIC: &str = "TRANS_CHECK_MAX_TIME_TOPIC";
+    /// Where timer messages wait (Java 5's `TimerMessageStore.TIMER_TOPIC`).
+    pub const TIMER_TOPIC: &str = "rmq_sys_wheel_timer";
     pub const RETRY_GROUP_TOPIC_PREFIX: &str = "%RETRY%";
     pub const DLQ_GROUP_TOPIC_PREFIX: &str = "%DLQ%";
     pub use super::names::TOPIC_MAX_LENGTH;
@@ -77,7 +79,7 @@ pub mod topics {
     pub fn is_not_allowed_send(topic: &str) -> bool {
         matches!(
             topic,
-            SCHEDULE_TOPIC | TRANS_HALF_TOPIC | TRANS_OP_HALF_TOPIC | TRANS_CHECK_MAX_TIME_TOPIC
+            SCHEDULE_TOPIC | TRANS_HALF_TOPIC | TRANS_OP_HALF_TOPIC | TRANS_CHECK_MAX_TIME_TOPIC | TIMER_TOPIC
         )
     }
 

@@ -19,6 +19,7 @@ pub mod os;
 mod put;
 pub mod queue_set;
 mod recovery;
+pub mod timer;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -18,6 +18,7 @@ use crate::remoting::codes::response;
 use crate::remoting::connection::Reply;
 use crate::remoting::{ConnectionHandle, RemotingCommand};
 use crate::store::ha::{BrokerRole, ReplicaStatus};
+use crate::store::timer::TIMER_ORIGIN;
 use crate::store::FlushDiskType;
 
 /// SEND_MESSAGE and SEND_MESSAGE_V2.
@@ -131,6 +132,7 @@ fn do_send(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand, h: &SendM
                 for (k, v) in &batch_props.0 {
                     props.put(k, v.clone());
                 }
+                props.remove(TIMER_ORIGIN);
                 inner_message(b, h, queue_id, it.flag, Bytes::copy_from_slice(it.body), props, born_host)
             })
             .collect();
@@ -149,10 +151,14 @@ fn do_send(b: &Broker, conn: &ConnectionHandle, req: &RemotingCommand, h: &SendM
         }
         waits_for_store = waits(&props);
         props.remove(property::WAIT_STORE_MSG_OK);
+        // Only the timer delivery service marks a message as a delivered timer.
+        props.remove(TIMER_ORIGIN);
         props.put(property::CLUSTER, cfg.cluster_name.clone());
         let mut msg = inner_message(b, h, queue_id, h.flag, body, props, born_host);
         if prepared {
             msg = b.half_message(msg);
+        } else {
+            crate::broker::timer::transform(&cfg, &mut msg, crate::store::now_ms())?;
         }
         b.store.put_messages(std::slice::from_ref(&msg))?
     };

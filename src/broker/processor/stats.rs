@@ -59,6 +59,14 @@ pub fn get_broker_runtime_info(b: &Broker, _: &ConnectionHandle, req: &RemotingC
     for (k, v) in kv {
         table.insert(k.to_string(), v);
     }
+    // Pending timer messages, in all and per real topic (bounded by the topics).
+    if let Some(timer) = &b.timer {
+        let pending = timer.pending();
+        table.insert("timerPendingCount".into(), pending.iter().map(|(_, n)| n).sum::<i64>().to_string());
+        for (topic, n) in pending {
+            table.insert(format!("timerPending_{topic}"), n.to_string());
+        }
+    }
     // Per commit log path, as the Java store lists each of its paths.
     table.insert(
         format!("commitLogDiskRatio_{}", cfg.commit_log_dir.display()),

@@ -1,0 +1,376 @@
+//! Timer messages (Java 5's `TimerMessageStore`): a message to be delivered
+//! at a given time is stored in the commit log under [`TIMER_TOPIC`] with its
+//! time in `TIMER_OUT_MS` and its real topic and queue in properties, so it
+//! is replicated and recovered like any other. This dispatcher links each
+//! such record into the [`TimerWheel`] slot of its time through the
+//! [`TimerLog`]; the broker's delivery service walks due slots and puts the
+//! messages back to their real topics.
+//!
+//! Delivery is recorded by the delivered message itself: it carries the
+//! timer's commit log offset in [`TIMER_ORIGIN`], and this dispatcher notes
+//! those of the slot being delivered. The checkpoint keeps where that slot's
+//! first delivery is in the commit log, so after a crash recovery replays
+//! from there and the service knows which timers of the slot are already
+//! out: each is delivered once, whatever the moment of the crash.
+
+pub mod log;
+pub mod wheel;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use super::dispatch::{DispatchRequest, Dispatcher};
+use super::StoreError;
+use log::{TimerLog, TimerRecord, RECORD_SIZE};
+use wheel::{Slot, TimerWheel};
+
+pub use crate::protocol::topics::TIMER_TOPIC;
+
+/// Property names of `MessageConst` (5.x) for timers.
+pub mod property {
+    pub const TIMER_DELIVER_MS: &str = "TIMER_DELIVER_MS";
+    pub const TIMER_DELAY_SEC: &str = "TIMER_DELAY_SEC";
+    pub const TIMER_DELAY_MS: &str = "TIMER_DELAY_MS";
+    /// Alibaba Cloud SDK's absolute delivery time (epoch ms).
+    pub const START_DELIVER_TIME: &str = "__STARTDELIVERTIME";
+    pub const TIMER_OUT_MS: &str = "TIMER_OUT_MS";
+    pub const TIMER_ENQUEUE_MS: &str = "TIMER_ENQUEUE_MS";
+    pub const TIMER_DEQUEUE_MS: &str = "TIMER_DEQUEUE_MS";
+}
+
+/// ferromq's own: on a delivered message, the commit log offset of the timer
+/// message it came from.
+pub const TIMER_ORIGIN: &str = "TIMER_ORIGIN_OFFSET";
+
+/// Largest wheel accepted (slots of 24 bytes: 1.5 GiB of sparse file).
+pub const MAX_SLOTS: u64 = 1 << 26;
+
+#[derive(Debug, Clone, Copy)]
+pub struct TimerConfig {
+    pub precision_ms: i64,
+    pub max_delay_ms: i64,
+}
+
+impl TimerConfig {
+    /// Twice the longest delay (and some): a slot is reused only when every
+    /// timer it held is long due.
+    pub fn slots(&self) -> u64 {
+        (2 * self.max_delay_ms / self.precision_ms) as u64 + 16
+    }
+
+    pub fn span_ms(&self) -> i64 {
+        self.slots() as i64 * self.precision_ms
+    }
+
+    /// The slot time a delivery time falls in: rounded up, so that no
+    /// message leaves before its time.
+    pub fn slot_of(&self, deliver_ms: i64) -> i64 {
+        let p = self.precision_ms;
+        deliver_ms.div_euclid(p) * p + if deliver_ms.rem_euclid(p) == 0 { 0 } else { p }
+    }
+}
+
+#[derive(Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Checkpoint {
+    precision_ms: i64,
+    slots: u64,
+    /// Every commit log record before this offset was dispatched here.
+    seen_to: i64,
+    /// All slots before this time are delivered.
+    cursor_ms: i64,
+    /// The slot of the newest delivery, the commit log offset of its first
+    /// delivered message, and origin -> delivered offset of its deliveries.
+    delivered_slot_ms: i64,
+    delivered_first_phy: i64,
+    delivered: Vec<(i64, i64)>,
+    /// Pending timers per real topic, counting records before `seen_to`.
+    pending: HashMap<String, i64>,
+}
+
+struct Inner {
+    log: TimerLog,
+    wheel: TimerWheel,
+    /// Commit log offset of the newest record in the log, -1 for none.
+    log_max_phy: i64,
+    seen_to: i64,
+    /// `seen_to` of the checkpoint read at open: counts already hold the
+    /// records before it, so recovery's replay does not count them again.
+    counted_to: i64,
+    cursor_ms: i64,
+    delivered_slot_ms: i64,
+    delivered_first_phy: i64,
+    delivered: HashMap<i64, i64>,
+    pending: HashMap<String, i64>,
+}
+
+pub struct TimerStore {
+    cfg: TimerConfig,
+    inner: Mutex<Inner>,
+    /// A second handle on the log: records never change once written, so
+    /// the delivery service reads them without the lock.
+    reader: File,
+    /// Handles to sync the wheel and the log with, outside the lock.
+    wheel_file: File,
+    checkpoint: PathBuf,
+}
+
+impl TimerStore {
+    /// Opens (or creates) `<dir>/wheel`, `<dir>/log` and `<dir>/checkpoint.json`.
+    pub fn open(dir: &Path, cfg: TimerConfig) -> Result<Self, StoreError> {
+        if cfg.precision_ms <= 0 || cfg.max_delay_ms <= 0 || cfg.slots() > MAX_SLOTS {
+            return Err(StoreError::Corrupt(format!("timer wheel of {} slots is beyond {MAX_SLOTS}", cfg.slots())));
+        }
+        std::fs::create_dir_all(dir)?;
+        let checkpoint = dir.join("checkpoint.json");
+        let ck: Checkpoint = match std::fs::read(&checkpoint) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| StoreError::Corrupt(format!("{}: {e}", checkpoint.display())))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Checkpoint::default(),
+            Err(e) => return Err(e.into()),
+        };
+        let log = TimerLog::open(&dir.join("log"))?;
+        if !log.is_empty() && (ck.precision_ms, ck.slots) != (cfg.precision_ms, cfg.slots()) {
+            return Err(StoreError::Corrupt(format!(
+                "the timer wheel was built for timerPrecisionMs={} with {} slots; set timerPrecisionMs and timerMaxDelaySec back, or deliver every pending timer first",
+                ck.precision_ms, ck.slots
+            )));
+        }
+        let wheel = TimerWheel::open(&dir.join("wheel"), cfg.slots(), cfg.precision_ms)?;
+        let reader = File::open(dir.join("log"))?;
+        let wheel_file = File::open(dir.join("wheel"))?;
+        let inner = Inner {
+            log_max_phy: log.last().map_or(-1, |(_, r)| r.phy_offset),
+            log,
+            wheel,
+            seen_to: ck.seen_to,
+            counted_to: ck.seen_to,
+            cursor_ms: ck.cursor_ms,
+            delivered_slot_ms: ck.delivered_slot_ms,
+            delivered_first_phy: ck.delivered_first_phy,
+            delivered: ck.delivered.into_iter().collect(),
+            pending: ck.pending,
+        };
+        // A crash between the log append and the wheel write: link the last record.
+        if let Some((pos, r)) = inner.log.last() {
+            let s = inner.wheel.get(r.deliver_ms)?;
+            if s.head < pos {
+                inner.wheel.put(r.deliver_ms, Slot { time_ms: r.deliver_ms, head: pos, count: s.count + 1 })?;
+            }
+        }
+        Ok(TimerStore { cfg, inner: Mutex::new(inner), reader, wheel_file, checkpoint })
+    }
+
+    pub fn config(&self) -> TimerConfig {
+        self.cfg
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Where the delivery service starts: after the delivered slots, and no
+    /// earlier than one wheel span ago (older slots were reused).
+    pub fn start_cursor(&self, now_ms: i64) -> i64 {
+        let i = self.lock();
+        let floor = self.cfg.slot_of(now_ms - self.cfg.span_ms()) + self.cfg.precision_ms;
+        i.cursor_ms.max(i.delivered_slot_ms).max(floor)
+    }
+
+    /// Records that every slot before `ms` is delivered.
+    pub fn set_cursor(&self, ms: i64) {
+        let mut i = self.lock();
+        i.cursor_ms = i.cursor_ms.max(ms);
+    }
+
+    /// How many timers the slot of `slot_ms` holds.
+    pub fn slot_count(&self, slot_ms: i64) -> Result<i32, StoreError> {
+        Ok(self.lock().wheel.get(slot_ms)?.count)
+    }
+
+    /// The timers of the slot `slot_ms`, newest first.
+    pub fn chain(&self, slot_ms: i64) -> Result<Chain<'_>, StoreError> {
+        let head = self.lock().wheel.get(slot_ms)?.head;
+        Ok(Chain { reader: &self.reader, next: head, slot_ms })
+    }
+
+    /// Whether the timer at commit log offset `origin`, of slot `slot_ms`,
+    /// has been delivered.
+    pub fn is_delivered(&self, slot_ms: i64, origin: i64) -> bool {
+        let i = self.lock();
+        slot_ms < i.delivered_slot_ms || (slot_ms == i.delivered_slot_ms && i.delivered.contains_key(&origin))
+    }
+
+    /// Pending timers per real topic.
+    pub fn pending(&self) -> Vec<(String, i64)> {
+        let mut v: Vec<_> = self.lock().pending.iter().map(|(t, n)| (t.clone(), *n)).collect();
+        v.sort();
+        v
+    }
+
+    pub fn pending_total(&self) -> i64 {
+        self.lock().pending.values().sum()
+    }
+
+    fn write_checkpoint(&self) -> Result<(), StoreError> {
+        let ck = {
+            let i = self.lock();
+            Checkpoint {
+                precision_ms: self.cfg.precision_ms,
+                slots: self.cfg.slots(),
+                seen_to: i.seen_to,
+                cursor_ms: i.cursor_ms,
+                delivered_slot_ms: i.delivered_slot_ms,
+                delivered_first_phy: i.delivered_first_phy,
+                delivered: i.delivered.iter().map(|(a, b)| (*a, *b)).collect(),
+                pending: i.pending.clone(),
+            }
+        };
+        // What the checkpoint counts is written by now; on disk after these.
+        self.reader.sync_data()?;
+        self.wheel_file.sync_data()?;
+        let json = serde_json::to_vec(&ck).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        super::config_file::persist_bytes(&self.checkpoint, &json)
+    }
+}
+
+fn count(pending: &mut HashMap<String, i64>, topic: &str, delta: i64) {
+    let n = pending.entry(topic.to_string()).or_insert(0);
+    *n += delta;
+    if *n <= 0 {
+        pending.remove(topic);
+    }
+}
+
+/// A slot's timers, walked from its newest record.
+pub struct Chain<'a> {
+    reader: &'a File,
+    next: i64,
+    slot_ms: i64,
+}
+
+impl Iterator for Chain<'_> {
+    type Item = TimerRecord;
+
+    fn next(&mut self) -> Option<TimerRecord> {
+        while self.next >= 0 {
+            let mut b = [0u8; RECORD_SIZE as usize];
+            if let Err(e) = self.reader.read_exact_at(&mut b, self.next as u64) {
+                tracing::error!(pos = self.next, "timer log unreadable: {e}");
+                return None;
+            }
+            let be64 = |r: std::ops::Range<usize>| i64::from_be_bytes(b[r].try_into().unwrap());
+            let r = TimerRecord { deliver_ms: be64(0..8), phy_offset: be64(8..16), size: i32::from_be_bytes(b[16..20].try_into().unwrap()), prev: be64(24..32) };
+            if r.prev >= self.next {
+                tracing::error!(pos = self.next, "timer log chain points forward; slot cut short");
+                return None;
+            }
+            self.next = r.prev;
+            if r.deliver_ms == self.slot_ms {
+                return Some(r);
+            }
+        }
+        None
+    }
+}
+
+fn parse_i64(v: Option<&str>) -> Option<i64> {
+    v?.trim().parse().ok()
+}
+
+impl Dispatcher for TimerStore {
+    fn name(&self) -> &'static str {
+        "timer"
+    }
+
+    /// A timer not linked in the wheel would never be delivered.
+    fn essential(&self) -> bool {
+        true
+    }
+
+    fn dispatch(&self, r: &DispatchRequest) -> Result<(), StoreError> {
+        let mut i = self.lock();
+        let counts = r.commit_log_offset >= i.counted_to;
+        i.seen_to = i.seen_to.max(r.commit_log_offset + r.size as i64);
+        let out = parse_i64(r.properties.get(property::TIMER_OUT_MS));
+        if r.topic == TIMER_TOPIC {
+            let Some(out) = out else { return Ok(()) };
+            let slot_ms = self.cfg.slot_of(out);
+            if r.commit_log_offset > i.log_max_phy {
+                let s = i.wheel.get(slot_ms)?;
+                let rec = TimerRecord { deliver_ms: slot_ms, phy_offset: r.commit_log_offset, size: r.size, prev: s.head };
+                let pos = i.log.append(&rec)?;
+                i.wheel.put(slot_ms, Slot { time_ms: slot_ms, head: pos, count: s.count + 1 })?;
+                i.log_max_phy = r.commit_log_offset;
+            }
+            if counts {
+                if let Some(real) = r.properties.get(crate::protocol::message::property::REAL_TOPIC) {
+                    count(&mut i.pending, real, 1);
+                }
+            }
+        } else if let (Some(out), Some(origin)) = (out, parse_i64(r.properties.get(TIMER_ORIGIN))) {
+            let slot_ms = self.cfg.slot_of(out);
+            if slot_ms > i.delivered_slot_ms {
+                i.delivered_slot_ms = slot_ms;
+                i.delivered_first_phy = r.commit_log_offset;
+                i.delivered.clear();
+            }
+            if slot_ms == i.delivered_slot_ms {
+                i.delivered.insert(origin, r.commit_log_offset);
+            }
+            if counts {
+                count(&mut i.pending, r.topic, -1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Replay starts where the slot being delivered had its first delivery,
+    /// so that its deliveries are known again.
+    fn dispatched_to(&self) -> i64 {
+        let i = self.lock();
+        if i.delivered.is_empty() {
+            i.seen_to
+        } else {
+            i.seen_to.min(i.delivered_first_phy)
+        }
+    }
+
+    fn truncate_dirty(&self, phy_max: i64) -> Result<(), StoreError> {
+        let mut i = self.lock();
+        while let Some((pos, r)) = i.log.last() {
+            if r.phy_offset < phy_max {
+                break;
+            }
+            let s = i.wheel.get(r.deliver_ms)?;
+            if s.head == pos {
+                i.wheel.put(r.deliver_ms, Slot { time_ms: r.deliver_ms, head: r.prev, count: (s.count - 1).max(0) })?;
+            }
+            i.log.pop()?;
+        }
+        i.log_max_phy = i.log.last().map_or(-1, |(_, r)| r.phy_offset);
+        i.delivered.retain(|_, at| *at < phy_max);
+        i.seen_to = i.seen_to.min(phy_max);
+        i.counted_to = i.counted_to.min(phy_max);
+        Ok(())
+    }
+
+    /// The log is never cut in front: a timer's record is 32 bytes, and its
+    /// message leaving the commit log is noticed at delivery.
+    fn delete_before(&self, _min_phy: i64) {}
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.write_checkpoint()
+    }
+
+    fn background_flush(&self) -> Result<(), StoreError> {
+        self.write_checkpoint()
+    }
+}
+
+#[cfg(test)]
+mod tests;
