@@ -1,0 +1,130 @@
+use super::*;
+use crate::config::{broker_defaults, BrokerConfig};
+use crate::protocol::message::Properties;
+
+fn cfg() -> BrokerConfig {
+    BrokerConfig::from_settings(broker_defaults()).unwrap()
+}
+
+fn msg(props: &[(&str, &str)]) -> MessageInner {
+    let mut p = Properties::default();
+    for (k, v) in props {
+        p.put(k, *v);
+    }
+    MessageInner {
+        topic: "T".into(),
+        queue_id: 3,
+        flag: 0,
+        sys_flag: 0,
+        body: bytes::Bytes::from_static(b"x"),
+        properties: p,
+        born_timestamp: 1,
+        born_host: "127.0.0.1:1".parse().unwrap(),
+        store_host: "127.0.0.1:2".parse().unwrap(),
+        reconsume_times: 0,
+        prepared_transaction_offset: 0,
+    }
+}
+
+const NOW: i64 = 1_700_000_000_300;
+
+fn out_ms(m: &MessageInner) -> i64 {
+    m.properties.get(tp::TIMER_OUT_MS).unwrap().parse().unwrap()
+}
+
+#[test]
+fn each_property_moves_the_message_to_the_timer_topic_rounded_up() {
+    let c = cfg();
+    for (k, v, due) in [
+        (tp::TIMER_DELAY_SEC, "7".to_string(), NOW + 7000),
+        (tp::TIMER_DELAY_MS, "1500".to_string(), NOW + 1500),
+        (tp::TIMER_DELIVER_MS, (NOW + 65_000).to_string(), NOW + 65_000),
+        (tp::START_DELIVER_TIME, (NOW + 2000).to_string(), NOW + 2000),
+    ] {
+        let mut m = msg(&[(k, &v)]);
+        transform(&c, &mut m, NOW).unwrap();
+        assert_eq!((m.topic.as_str(), m.queue_id), (TIMER_TOPIC, 0), "{k}");
+        assert_eq!(m.properties.get(p::REAL_TOPIC), Some("T"));
+        assert_eq!(m.properties.get(p::REAL_QUEUE_ID), Some("3"));
+        assert_eq!(m.properties.get(k), Some(v.as_str()), "the user's property stays");
+        let out = out_ms(&m);
+        assert!(out >= due && out < due + 1000 && out % 1000 == 0, "{k}: {out} for {due}");
+    }
+}
+
+#[test]
+fn past_times_levels_and_plain_messages_stay_as_they_are() {
+    let c = cfg();
+    for props in [
+        vec![(tp::TIMER_DELIVER_MS, "1000")],
+        vec![(tp::TIMER_DELAY_MS, "0")],
+        vec![],
+        vec![(tp::TIMER_OUT_MS, "5"), (tp::TIMER_DELAY_SEC, "5")],
+    ] {
+        let mut m = msg(&props);
+        let before = m.clone();
+        transform(&c, &mut m, NOW).unwrap();
+        assert_eq!((&m.topic, m.queue_id, &m.properties), (&before.topic, before.queue_id, &before.properties));
+    }
+    // A delay level wins and the timer properties go (Java 5).
+    let mut m = msg(&[("DELAY", "3"), (tp::TIMER_DELAY_SEC, "5")]);
+    transform(&c, &mut m, NOW).unwrap();
+    assert_eq!((m.topic.as_str(), m.properties.get(tp::TIMER_DELAY_SEC)), ("T", None));
+}
+
+#[test]
+fn bad_values_get_java_5s_code_and_remark() {
+    let c = cfg();
+    let too_far = (NOW + 3 * 86_400_000 + 1).to_string();
+    for (k, v) in [
+        (tp::TIMER_DELAY_SEC, "abc"),
+        (tp::TIMER_DELAY_SEC, "-5"),
+        (tp::TIMER_DELAY_MS, "1e3"),
+        (tp::TIMER_DELAY_SEC, "9223372036854775807"),
+        (tp::TIMER_DELAY_SEC, "259201"),
+        (tp::TIMER_DELIVER_MS, too_far.as_str()),
+        (tp::TIMER_DELIVER_MS, ""),
+    ] {
+        let err = transform(&c, &mut msg(&[(k, v)]), NOW).unwrap_err();
+        let BrokerError::Response(code, remark) = err else { panic!("{k}={v}") };
+        assert_eq!(code, response::MESSAGE_ILLEGAL, "{k}={v}");
+        assert!(remark.starts_with("timer message illegal, the delay time should not be bigger than the max delay 259200000ms"), "{remark}");
+    }
+    assert!(transform(&c, &mut msg(&[(tp::TIMER_DELAY_SEC, "259200")]), NOW).is_ok(), "3 days is allowed");
+    let off = BrokerConfig { timer_wheel_enable: false, ..cfg() };
+    let err = transform(&off, &mut msg(&[(tp::TIMER_DELAY_SEC, "5")]), NOW).unwrap_err();
+    assert!(matches!(err, BrokerError::Response(response::SYSTEM_ERROR, _)));
+}
+
+#[test]
+fn the_delivered_message_goes_to_its_real_queue_with_5x_properties() {
+    let mut m = msg(&[(tp::TIMER_DELAY_SEC, "5"), ("TAGS", "A")]);
+    transform(&cfg(), &mut m, NOW).unwrap();
+    let stored = MessageExt {
+        store_size: 0,
+        body_crc: 0,
+        queue_id: 0,
+        flag: 0,
+        queue_offset: 0,
+        commit_log_offset: 77,
+        sys_flag: 0,
+        born_timestamp: 1,
+        born_host: m.born_host,
+        store_timestamp: NOW + 1,
+        store_host: m.store_host,
+        reconsume_times: 0,
+        prepared_transaction_offset: 0,
+        body: m.body.clone(),
+        topic: m.topic.clone(),
+        properties: m.properties.clone(),
+    };
+    let real = timer_up(&stored, 77, NOW + 6000).unwrap();
+    assert_eq!((real.topic.as_str(), real.queue_id), ("T", 3));
+    let props = &real.properties;
+    assert_eq!((props.get(p::REAL_TOPIC), props.get(p::REAL_QUEUE_ID)), (None, None));
+    assert_eq!(props.get(tp::TIMER_ENQUEUE_MS), Some((NOW + 1).to_string().as_str()));
+    assert_eq!(props.get(tp::TIMER_DEQUEUE_MS), Some((NOW + 6000).to_string().as_str()));
+    assert_eq!(props.get(TIMER_ORIGIN), Some("77"));
+    assert_eq!(props.get("TAGS"), Some("A"));
+    assert!(props.get(tp::TIMER_OUT_MS).is_some());
+}
