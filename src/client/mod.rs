@@ -71,6 +71,18 @@ impl BrokerClient {
         if !tags.is_empty() {
             props.put("TAGS", tags);
         }
+        self.send_with(group, topic, queue_id, props, body).await
+    }
+
+    /// As `send`, with the message's properties (`WAIT=true` is added).
+    pub async fn send_with(
+        &self,
+        group: &str,
+        topic: &str,
+        queue_id: i32,
+        mut props: Properties,
+        body: Bytes,
+    ) -> Result<SendResult, ClientError> {
         props.put("WAIT", "true");
         let header = SendMessageRequestHeader {
             producer_group: group.to_string(),
@@ -89,6 +101,21 @@ impl BrokerClient {
         }
         let h = SendMessageResponseHeader::decode(&r)?;
         Ok(SendResult { code: r.code, msg_id: h.msg_id, queue_id: h.queue_id, queue_offset: h.queue_offset })
+    }
+
+    /// GET_BROKER_RUNTIME_INFO: the table `brokerStatus` prints.
+    pub async fn runtime_info(&self) -> Result<std::collections::HashMap<String, String>, ClientError> {
+        let r = self.conn.request(RemotingCommand::request(request::GET_BROKER_RUNTIME_INFO, 0), self.timeout).await?;
+        if r.code != response::SUCCESS {
+            return Err(ClientError::Broker(r.code, r.remark.unwrap_or_default()));
+        }
+        #[derive(serde::Deserialize)]
+        struct Table {
+            table: std::collections::HashMap<String, String>,
+        }
+        let t: Table = serde_json::from_slice(r.body.as_deref().unwrap_or_default())
+            .map_err(|e| ClientError::Broker(response::SYSTEM_ERROR, format!("runtime info: {e}")))?;
+        Ok(t.table)
     }
 
     /// PULL_MESSAGE filtering nothing; held by the broker up to `suspend_ms`

@@ -134,7 +134,7 @@ impl TimerStore {
             Err(e) => return Err(e.into()),
         };
         let log = TimerLog::open(&dir.join("log"))?;
-        if !log.is_empty() && (ck.precision_ms, ck.slots) != (cfg.precision_ms, cfg.slots()) {
+        if !log.is_empty() && ck.precision_ms != 0 && (ck.precision_ms, ck.slots) != (cfg.precision_ms, cfg.slots()) {
             return Err(StoreError::Corrupt(format!(
                 "the timer wheel was built for timerPrecisionMs={} with {} slots; set timerPrecisionMs and timerMaxDelaySec back, or deliver every pending timer first",
                 ck.precision_ms, ck.slots
@@ -162,7 +162,12 @@ impl TimerStore {
                 inner.wheel.put(r.deliver_ms, Slot { time_ms: r.deliver_ms, head: pos, count: s.count + 1 })?;
             }
         }
-        Ok(TimerStore { cfg, inner: Mutex::new(inner), reader, wheel_file, checkpoint })
+        let store = TimerStore { cfg, inner: Mutex::new(inner), reader, wheel_file, checkpoint };
+        // Records the wheel's shape at once (a crash may come before any flush).
+        if ck.precision_ms == 0 {
+            store.write_checkpoint()?;
+        }
+        Ok(store)
     }
 
     pub fn config(&self) -> TimerConfig {
