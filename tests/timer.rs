@@ -187,3 +187,96 @@ async fn sigkill_loops_deliver_each_timer_exactly_once_and_never_early() {
     }
     server.stop();
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts `ferromq broker -c conf` (a slave) and waits for its boot line.
+fn start_broker(conf: &std::path::Path, port: u16, namesrv_port: u16) -> Server {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferromq"))
+        .args(["broker", "-c"])
+        .arg(conf)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("start ferromq slave");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("The broker[") && line.contains("boot success") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30)).expect("slave booted");
+    Server { child, broker_addr: format!("127.0.0.1:{port}"), namesrv_port, conf: conf.to_path_buf() }
+}
+
+async fn pending(c: &BrokerClient) -> Option<String> {
+    c.runtime_info().await.ok()?.get("timerPendingCount").cloned()
+}
+
+async fn wait_until<F: std::future::Future<Output = bool>>(what: &str, mut f: impl FnMut() -> F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !f().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A slave builds its wheel from replicated timers and follows the
+/// master's deliveries without delivering; promoted (restarted as master
+/// on its own store) it delivers what was still waiting, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slave_replicates_timers_and_delivers_the_rest_once_promoted() {
+    const TOPIC: &str = "TimerFailover";
+    let (mdir, sdir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mport, ns, mha) = (broker_port(), broker_port(), free_port());
+    let base = "timerPrecisionMs=100\nmappedFileSizeCommitLog=262144\n";
+    let mconf = write_conf(mdir.path(), mport, &format!("{base}brokerRole=ASYNC_MASTER\nhaListenPort={mha}\n"));
+    let master = Server::start(&mconf, mport, ns);
+    let (sport, sha) = (broker_port(), free_port());
+    let sconf = write_conf(
+        sdir.path(),
+        sport,
+        &format!("{base}brokerRole=SLAVE\nbrokerId=1\nhaListenPort={sha}\nnamesrvAddr=127.0.0.1:{ns}\nhaSendHeartbeatInterval=1000\n"),
+    );
+    let slave = start_broker(&sconf, sport, ns);
+    let m = BrokerClient::connect(&master.broker_addr).await.unwrap();
+    let s = BrokerClient::connect(&slave.broker_addr).await.unwrap();
+    let start = now_ms();
+    for (i, delay) in [800, 1000, 1200, 20_000].iter().enumerate() {
+        let p = props(&[("TIMER_DELAY_MS", delay.to_string())]);
+        m.send_with(PRODUCER, TOPIC, 0, p, Bytes::from(format!("d{delay}-{i}"))).await.unwrap();
+    }
+    wait_until("the slave to hold the 4 timers or what is left of them", || async {
+        s.max_offset(TOPIC, 0).await.unwrap_or(0) + pending(&s).await.and_then(|p| p.parse::<i64>().ok()).unwrap_or(0) == 4
+    })
+    .await;
+    wait_until("the master to deliver the 3 short ones", || async { m.max_offset(TOPIC, 0).await.unwrap_or(0) == 3 }).await;
+    wait_until("the slave to follow", || async {
+        s.max_offset(TOPIC, 0).await.unwrap_or(0) == 3 && pending(&s).await.as_deref() == Some("1")
+    })
+    .await;
+    assert!(now_ms() < start + 20_000, "the long timer must still be waiting for the failover to mean anything");
+    master.kill();
+    slave.stop();
+    // Promotion: the slave's store, started as a master.
+    let (pport, pns) = (broker_port(), broker_port());
+    let pconf = write_conf(sdir.path(), pport, base);
+    let promoted = Server::start(&pconf, pport, pns);
+    let p = BrokerClient::connect(&promoted.broker_addr).await.unwrap();
+    // The slave had not synced the topic's config yet: it is the data that counts.
+    p.create_topic(TOPIC, 4).await.unwrap();
+    let got = pull_all(&p, TOPIC, 4, Duration::from_secs(40)).await;
+    let bodies: Vec<String> = got.iter().map(|m| String::from_utf8(m.body.to_vec()).unwrap()).collect();
+    assert_eq!(bodies.len(), 4, "{bodies:?}");
+    assert_eq!(bodies.iter().collect::<HashSet<_>>().len(), 4, "none twice: {bodies:?}");
+    assert!(got[3].store_timestamp >= start + 20_000, "the long timer was not early");
+    assert_eq!(pending(&p).await.as_deref(), Some("0"));
+    promoted.stop();
+}
