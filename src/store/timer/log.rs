@@ -69,7 +69,7 @@ impl TimerLog {
     }
 
     pub fn read(&self, pos: u64) -> Result<TimerRecord, StoreError> {
-        if pos % RECORD_SIZE != 0 || pos + RECORD_SIZE > self.len {
+        if !pos.is_multiple_of(RECORD_SIZE) || pos + RECORD_SIZE > self.len {
             return Err(StoreError::Corrupt(format!("timer log position {pos}")));
         }
         let mut b = [0u8; RECORD_SIZE as usize];
