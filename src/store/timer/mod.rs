@@ -118,7 +118,14 @@ pub struct TimerStore {
     /// Handles to sync the wheel and the log with, outside the lock.
     wheel_file: File,
     checkpoint: PathBuf,
+    /// What the last checkpoint held (see `write_checkpoint`).
+    last_written: Mutex<Option<CheckpointKey>>,
 }
+
+/// A checkpoint is written again only when one of these changed; the
+/// delivery cursor counts by the minute (a stale one only lengthens the
+/// rescan of empty slots at restart).
+type CheckpointKey = (i64, i64, i64, usize, i64);
 
 impl TimerStore {
     /// Opens (or creates) `<dir>/wheel`, `<dir>/log` and `<dir>/checkpoint.json`.
@@ -145,11 +152,12 @@ impl TimerStore {
         let wheel_file = File::open(dir.join("wheel"))?;
         let inner = Inner {
             log_max_phy: log.last().map_or(-1, |(_, r)| r.phy_offset),
-            log,
             wheel,
             seen_to: ck.seen_to,
             counted_to: ck.seen_to,
-            cursor_ms: ck.cursor_ms,
+            // A new wheel has nothing before now.
+            cursor_ms: if ck.precision_ms == 0 && log.is_empty() { super::now_ms() } else { ck.cursor_ms },
+            log,
             delivered_slot_ms: ck.delivered_slot_ms,
             delivered_first_phy: ck.delivered_first_phy,
             delivered: ck.delivered.into_iter().collect(),
@@ -162,7 +170,7 @@ impl TimerStore {
                 inner.wheel.put(r.deliver_ms, Slot { time_ms: r.deliver_ms, head: pos, count: s.count + 1 })?;
             }
         }
-        let store = TimerStore { cfg, inner: Mutex::new(inner), reader, wheel_file, checkpoint };
+        let store = TimerStore { cfg, inner: Mutex::new(inner), reader, wheel_file, checkpoint, last_written: Mutex::new(None) };
         // Records the wheel's shape at once (a crash may come before any flush).
         if ck.precision_ms == 0 {
             store.write_checkpoint()?;
@@ -183,7 +191,7 @@ impl TimerStore {
     pub fn start_cursor(&self, now_ms: i64) -> i64 {
         let i = self.lock();
         let floor = self.cfg.slot_of(now_ms - self.cfg.span_ms()) + self.cfg.precision_ms;
-        i.cursor_ms.max(i.delivered_slot_ms).max(floor)
+        self.cfg.slot_of(i.cursor_ms.max(i.delivered_slot_ms).max(floor))
     }
 
     /// Records that every slot before `ms` is delivered.
@@ -222,9 +230,13 @@ impl TimerStore {
     }
 
     fn write_checkpoint(&self) -> Result<(), StoreError> {
-        let ck = {
+        let (ck, key) = {
             let i = self.lock();
-            Checkpoint {
+            let key = (i.seen_to, i.cursor_ms / 60_000, i.delivered_slot_ms, i.delivered.len(), i.pending.values().sum());
+            if *self.last_written.lock().unwrap_or_else(|e| e.into_inner()) == Some(key) {
+                return Ok(());
+            }
+            let ck = Checkpoint {
                 precision_ms: self.cfg.precision_ms,
                 slots: self.cfg.slots(),
                 seen_to: i.seen_to,
@@ -233,13 +245,16 @@ impl TimerStore {
                 delivered_first_phy: i.delivered_first_phy,
                 delivered: i.delivered.iter().map(|(a, b)| (*a, *b)).collect(),
                 pending: i.pending.clone(),
-            }
+            };
+            (ck, key)
         };
         // What the checkpoint counts is written by now; on disk after these.
         self.reader.sync_data()?;
         self.wheel_file.sync_data()?;
         let json = serde_json::to_vec(&ck).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        super::config_file::persist_bytes(&self.checkpoint, &json)
+        super::config_file::persist_bytes(&self.checkpoint, &json)?;
+        *self.last_written.lock().unwrap_or_else(|e| e.into_inner()) = Some(key);
+        Ok(())
     }
 }
 

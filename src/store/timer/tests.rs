@@ -133,3 +133,18 @@ fn a_changed_precision_is_refused_while_timers_wait() {
     assert!(TimerStore::open(&cfg.root.join("timer"), other).is_err());
     assert!(TimerStore::open(&cfg.root.join("timer"), CFG).is_ok());
 }
+
+#[test]
+fn delivery_starts_on_a_slot_boundary_after_what_is_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, t) = open(&config(dir.path(), 1 << 16));
+    let now = crate::store::now_ms();
+    let start = t.start_cursor(now);
+    assert_eq!(start % CFG.precision_ms, 0, "a new wheel starts at a slot");
+    assert!(start >= now - CFG.precision_ms && start <= now + CFG.precision_ms);
+    t.set_cursor(now + 10_500);
+    assert_eq!(t.start_cursor(now), CFG.slot_of(now + 10_500));
+    let a = put_timer(&s, "T", now + 20_000);
+    put_delivery(&s, "T", now + 20_000, a);
+    assert_eq!(t.start_cursor(now), CFG.slot_of(now + 20_000), "the slot being delivered is walked again");
+}
