@@ -280,3 +280,63 @@ async fn a_slave_replicates_timers_and_delivers_the_rest_once_promoted() {
     assert_eq!(pending(&p).await.as_deref(), Some("0"));
     promoted.stop();
 }
+
+/// Opt-in soak (issue 15's "100 000 timers over 10 minutes"):
+/// `cargo test --release --test timer soak -- --ignored`; TIMER_SOAK_N and
+/// TIMER_SOAK_SECS change the count and the spread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore]
+async fn soak_many_timers_all_arrive_once_and_never_early() {
+    let env = |k: &str, d: i64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let (n, secs) = (env("TIMER_SOAK_N", 100_000) as usize, env("TIMER_SOAK_SECS", 600));
+    const TOPIC: &str = "TimerSoak";
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_fresh(dir.path(), "timerPrecisionMs=100\n");
+    let mut seed = 0x1234_5678_9ABC_DEF1_u64;
+    let due: Arc<Mutex<HashMap<String, i64>>> = Arc::default();
+    let mut senders = Vec::new();
+    let per = n.div_ceil(8);
+    for w in 0..8 {
+        let (addr, due, mut s) = (server.broker_addr.clone(), due.clone(), rand_u64(&mut seed));
+        senders.push(tokio::spawn(async move {
+            let c = BrokerClient::connect(&addr).await.unwrap();
+            for i in 0..per {
+                let delay = (rand_u64(&mut s) % (secs as u64 * 1000)) as i64;
+                let body = format!("w{w}-{i}");
+                let start = now_ms();
+                c.send_with(PRODUCER, TOPIC, 0, props(&[("TIMER_DELAY_MS", delay.to_string())]), Bytes::from(body.clone()))
+                    .await
+                    .unwrap();
+                due.lock().unwrap().insert(body, start + delay);
+            }
+        }));
+    }
+    let sent_at = now_ms();
+    for s in senders {
+        s.await.unwrap();
+    }
+    let enqueue_ms = (now_ms() - sent_at).max(1);
+    let due = due.lock().unwrap().clone();
+    let c = BrokerClient::connect(&server.broker_addr).await.unwrap();
+    let got = pull_all(&c, TOPIC, due.len(), Duration::from_secs(secs as u64 + 120)).await;
+    let mut late = Vec::new();
+    let mut seen = HashSet::new();
+    for m in &got {
+        let body = String::from_utf8(m.body.to_vec()).unwrap();
+        assert!(seen.insert(body.clone()), "{body} twice");
+        let d = due[&body];
+        assert!(m.store_timestamp >= d, "{body} {} ms early", d - m.store_timestamp);
+        late.push(m.store_timestamp - d);
+    }
+    assert_eq!(seen.len(), due.len(), "every timer arrived");
+    late.sort();
+    eprintln!(
+        "soak: {} timers enqueued in {enqueue_ms} ms ({} /s); lateness p50 {} ms, p99 {} ms, max {} ms",
+        due.len(),
+        due.len() as i64 * 1000 / enqueue_ms,
+        late[late.len() / 2],
+        late[late.len() * 99 / 100],
+        late[late.len() - 1]
+    );
+    server.stop();
+}
