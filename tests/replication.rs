@@ -199,3 +199,40 @@ fn sync_master_answers_slave_not_available_until_a_slave_follows() {
     slave.stop();
     master.stop();
 }
+
+/// As the Java broker does not start when its HA port is taken, ferromq
+/// exits non-zero and says which port, before it registers anywhere.
+#[test]
+fn a_ha_port_that_cannot_be_bound_stops_the_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let ha = taken.local_addr().unwrap().port();
+    let port = broker_port();
+    let conf = write_conf(dir.path(), port, &format!("haListenPort={ha}\nnamesrvAddr=127.0.0.1:1"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferromq"))
+        .args(["broker", "-c"])
+        .arg(&conf)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ferromq");
+    // Bounded: a broker that ignored the error would keep running.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the broker kept running with its HA port taken");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert!(!status.success());
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(stderr.contains(&format!("cannot listen for HA slaves on haListenPort {ha}")), "{stderr}");
+    assert!(!stdout.contains("boot success"), "{stdout}");
+    drop(taken);
+}

@@ -88,6 +88,7 @@ impl Broker {
             .parse()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], config.listen_port)));
         let store = Arc::new(MessageStore::open_with(config.store_config(store_host), schedule::store_extensions(&config))?);
+        crate::store::ha::bind(&store).map_err(StoreError::Io)?;
         let pull_hold = Arc::new(PullRequestHoldService::default());
         let hold = pull_hold.clone();
         store.set_arrival_listener(move |topic, queue_id, max_offset| hold.notify(topic, queue_id, max_offset));
