@@ -256,6 +256,8 @@ pub(crate) fn test_broker(dir: &std::path::Path, extra: &[(&str, &str)]) -> Arc<
         ("storePathRootDir".to_string(), dir.display().to_string()),
         ("mappedFileSizeCommitLog".to_string(), "1048576".to_string()),
         ("brokerName".to_string(), "broker-a".to_string()),
+        // No HA port: Broker::open binds it, and tests run side by side.
+        ("haListenPort".to_string(), "0".to_string()),
     ]);
     s.apply(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Broker::open(BrokerConfig::from_settings(s).unwrap()).unwrap()
