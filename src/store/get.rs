@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::protocol::message::MessageExt;
 
@@ -75,7 +75,30 @@ impl GetResult {
         self.messages.len()
     }
 
-    /// The records concatenated: the body of a pull response.
+    /// The records as pieces of the mapped segments, each keeping its
+    /// segment mapped while it lives; records adjacent in the commit log
+    /// make one piece. The body of a pull response, written without a copy.
+    pub fn body_parts(&self) -> Vec<Bytes> {
+        let mut parts = Vec::new();
+        let mut run: Option<(&Arc<MappedFile>, usize, usize)> = None;
+        for (f, pos, size) in &self.messages {
+            match &mut run {
+                Some((rf, rpos, rlen)) if Arc::ptr_eq(rf, f) && *rpos + *rlen == *pos => *rlen += size,
+                _ => {
+                    if let Some((rf, rpos, rlen)) = run.take() {
+                        parts.extend(rf.slice(rpos, rlen));
+                    }
+                    run = Some((f, *pos, *size));
+                }
+            }
+        }
+        if let Some((rf, rpos, rlen)) = run {
+            parts.extend(rf.slice(rpos, rlen));
+        }
+        parts
+    }
+
+    /// The records concatenated (a copy; pull responses use `body_parts`).
     pub fn body(&self) -> BytesMut {
         let mut b = BytesMut::with_capacity(self.total_bytes);
         for (f, pos, size) in &self.messages {
@@ -304,4 +327,38 @@ fn total_physical_memory() -> u64 {
             line.split_whitespace().nth(1)?.parse::<u64>().ok()
         })
         .map_or(8 << 30, |kb| kb * 1024)
+}
+
+#[cfg(test)]
+mod body_tests {
+    use crate::protocol::message::MessageExt;
+    use crate::store::tests::{config, msg};
+    use crate::store::MessageStore;
+
+    #[test]
+    fn body_parts_are_the_records_in_place_adjacent_ones_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = MessageStore::open(config(dir.path(), 1024)).unwrap();
+        // Queue 0 alone, then queues 0 and 1 interleaved; several segments.
+        for i in 0..6 {
+            s.put_message(&msg("T", 0, &format!("solo-{i}"), "A")).unwrap();
+        }
+        for i in 0..20 {
+            s.put_message(&msg("T", i % 2, &format!("mixed-{i}"), "A")).unwrap();
+        }
+        let g = s.get_message("T", 0, 0, 32, &|_| true);
+        assert_eq!(g.message_count(), 16);
+        let parts = g.body_parts();
+        let joined: Vec<u8> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+        assert_eq!(joined, g.body().to_vec());
+        // Fewer pieces than records (the solo run is adjacent), more than one
+        // (interleaved records and segment ends split them).
+        assert!(parts.len() > 1 && parts.len() < 16, "{} parts", parts.len());
+        let msgs = MessageExt::decode_all(&joined).unwrap();
+        assert_eq!(&msgs[0].body[..], b"solo-0");
+        assert_eq!(&msgs[15].body[..], b"mixed-18");
+        // Each piece points into the mapped segment, not at a copy.
+        let (f, pos, _) = &g.messages[0];
+        assert_eq!(parts[0].as_ptr(), f.read(*pos, 1).unwrap().as_ptr());
+    }
 }

@@ -4,6 +4,9 @@
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
 
 use memmap2::MmapRaw;
 
@@ -236,6 +239,15 @@ impl MappedFile {
         Some(unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(pos), len) })
     }
 
+    /// Published bytes as a `Bytes` that keeps this segment mapped for as
+    /// long as any clone of it lives: a pull response queued for a slow
+    /// socket still reads valid memory after retention deleted the file
+    /// (an unlinked file stays mapped until the last `Arc` goes).
+    pub fn slice(self: &Arc<Self>, pos: usize, len: usize) -> Option<Bytes> {
+        self.read(pos, len)?;
+        Some(Bytes::from_owner(MappedSlice { file: self.clone(), pos, len }))
+    }
+
     /// Reads bytes regardless of the write position (recovery scans).
     pub fn read_raw(&self, pos: usize, len: usize) -> Option<&[u8]> {
         if pos.checked_add(len)? > self.size {
@@ -272,6 +284,21 @@ impl MappedFile {
             self.flushed.store(wrote, Ordering::Release);
         }
         Ok(())
+    }
+}
+
+/// A published range of a segment, owning a reference to it.
+struct MappedSlice {
+    file: Arc<MappedFile>,
+    pos: usize,
+    len: usize,
+}
+
+impl AsRef<[u8]> for MappedSlice {
+    fn as_ref(&self) -> &[u8] {
+        // Checked against the write position when made; bytes below it are
+        // never rewritten and the mapping lives as long as `file`.
+        self.file.read_raw(self.pos, self.len).unwrap_or_default()
     }
 }
 
@@ -472,5 +499,24 @@ mod tests {
         q.truncate(40).unwrap();
         assert_eq!(q.files().len(), 1);
         assert_eq!(q.max_offset(), 40);
+    }
+
+    #[test]
+    fn a_slice_outlives_its_segment_being_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut q = MappedFileQueue::load(dir.path(), 64).unwrap();
+        let f = q.last_for_append(0).unwrap();
+        f.append(&[5u8; 64]);
+        let g = q.last_for_append(0).unwrap();
+        g.append(&[6u8; 8]);
+        assert!(f.slice(60, 8).is_none(), "past the segment");
+        assert!(g.slice(4, 8).is_none(), "not yet written");
+        let s = f.slice(10, 20).unwrap();
+        drop(f);
+        // Retention removes the file and the queue's reference to it.
+        assert_eq!(q.delete_front_while(|_| true), 1);
+        assert!(!dir.path().join(file_name(0)).exists());
+        // The slice now holds the only reference: the mapping is still there.
+        assert_eq!(&s[..], &[5u8; 20]);
     }
 }

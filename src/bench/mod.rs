@@ -4,6 +4,8 @@
 //! and consumers pulling them; reports send TPS, send latency percentiles,
 //! end-to-end latency (store timestamp to receipt) and errors.
 
+pub mod ceiling;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
