@@ -21,6 +21,7 @@ async fn generator_sends_and_consumes_every_message() {
         messages: 2000,
         size: 256,
         consume: true,
+        backlog: false,
         json: false,
     })
     .await
@@ -51,6 +52,7 @@ async fn ceiling_serves_the_generator_in_both_modes() {
             messages: 2000,
             size: 300,
             consume: true,
+            backlog: mode == CeilingMode::Append,
             json: false,
         })
         .await
