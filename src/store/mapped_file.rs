@@ -222,6 +222,24 @@ impl MappedFile {
         self.wrote.store(pos + data.len(), Ordering::Release);
     }
 
+    /// Lets `write` fill the next `len` bytes in place, then publishes them:
+    /// a record encoded straight into the mapping, with no buffer between.
+    /// The caller is the only appender and has checked `remaining()`.
+    pub fn append_with(&self, len: usize, write: impl FnOnce(&mut [u8])) {
+        let pos = self.wrote.load(Ordering::Relaxed);
+        assert!(len <= self.size - pos, "append past end of mapped file");
+        assert!(
+            self.prealloc == Prealloc::Full || pos + len <= self.allocated.load(Ordering::Relaxed),
+            "append into unreserved blocks"
+        );
+        // SAFETY: [pos, pos+len) is inside the mapping and beyond what readers
+        // may read (they stop at `wrote`); only the appender writes there, so
+        // this is the one reference to those bytes until they are published.
+        let dst = unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr().add(pos), len) };
+        write(dst);
+        self.wrote.store(pos + len, Ordering::Release);
+    }
+
     /// Overwrites bytes inside the unpublished region (zeroing a torn tail).
     /// Only ever called on bytes that were written, so their blocks exist.
     pub fn zero_from(&self, pos: usize, len: usize) {
@@ -518,5 +536,20 @@ mod tests {
         assert!(!dir.path().join(file_name(0)).exists());
         // The slice now holds the only reference: the mapping is still there.
         assert_eq!(&s[..], &[5u8; 20]);
+    }
+
+    #[test]
+    fn append_with_fills_in_place_then_publishes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut q = MappedFileQueue::load(dir.path(), 64).unwrap();
+        let f = q.last_for_append(0).unwrap();
+        f.append(&[1u8; 4]);
+        f.append_with(6, |dst| {
+            assert_eq!(dst.len(), 6);
+            assert!(f.read(4, 1).is_none(), "not visible while written");
+            dst.copy_from_slice(b"abcdef");
+        });
+        assert_eq!(f.read(0, 10).unwrap(), b"\x01\x01\x01\x01abcdef");
+        assert_eq!(f.wrote(), 10);
     }
 }
