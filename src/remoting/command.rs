@@ -536,6 +536,20 @@ mod tests {
         }
     }
 
+    /// A body in pieces is the same frame, and the same cost against the
+    /// write water marks, as the body in one piece.
+    #[test]
+    fn body_parts_count_as_body() {
+        let parts = vec![Bytes::from_static(b"abc"), Bytes::new(), Bytes::from_static(b"defg")];
+        let c = RemotingCommand::request(11, 1).with_body_parts(parts);
+        let joined = RemotingCommand::request(11, 1).with_body(&b"abcdefg"[..]);
+        assert_eq!(c.body_len(), 7);
+        assert_eq!(c.encode(), joined.encode());
+        assert_eq!(c.wire_size_estimate(), joined.wire_size_estimate());
+        assert_eq!(c.body_bytes(), Some(Bytes::from_static(b"abcdefg")));
+        assert_eq!(joined.body_bytes(), joined.body);
+    }
+
     #[test]
     fn oneway_and_response_flags() {
         let mut c = RemotingCommand::request(11, 1);
