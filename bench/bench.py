@@ -5,6 +5,9 @@ For every scenario (body size x producer connections) and round it starts Apache
 4.9.7 (NamesrvStartup + BrokerStartup, two JVMs) and then ferromq (`ferromq standalone`), each
 on a fresh store in a fresh temp directory and on free loopback ports, and drives each with the
 same Rust load generator (`ferromq bench --json`). Brokers alternate: java, ferro, java, ferro...
+The same scenarios also run against `ferromq ceiling` ("nostore": sends and pulls answered on
+ferromq's remoting layer with no store; "append": the same plus every body written to a file),
+the box's reference: the report shows ferromq as a fraction of it.
 
 Per run it records, as one JSON line:
   * the generator's JSON (send TPS, send latency p50/p99/p999, end-to-end p50/p99, errors,
@@ -77,7 +80,9 @@ CONFIG = {
     # from TPS/latency/CPU but not from peak RSS): lets the JIT of the Java broker warm up.
     "warmup_messages": env_int("WARMUP_MSGS", 2000 if QUICK else 10000),
     "warmup_messages_64k": env_int("WARMUP_MSGS_64K", 200 if QUICK else 1000),
-    "brokers": env_str("BROKERS", "java ferro").split(),
+    # "nostore" / "append": `ferromq ceiling`, the box's reference (no store; bodies appended
+    # to a file); generator scenarios only
+    "brokers": env_str("BROKERS", "java ferro nostore append").split(),
     # RocketMQ's own Java benchmark tools: "SIZExTHREADS" entries, fixed window in seconds
     "java_tool_scenarios": env_str("JAVA_TOOL_SCENARIOS", "1024x16").split() if env_str("JAVA_TOOL_SCENARIOS", "1024x16") != "none" else [],
     "java_tool_rounds": env_int("JAVA_TOOL_ROUNDS", 1 if QUICK else 2),
@@ -351,6 +356,10 @@ LOGBACK = """<configuration>
 # --------------------------------------------------------------------------------------------
 
 
+# `ferromq ceiling --mode ...`: no name server, no store; the Java tool runs skip them
+CEILING_KINDS = ("nostore", "append")
+
+
 class Broker:
     """A running broker under test: `kind` is "java" or "ferro"."""
 
@@ -372,6 +381,12 @@ class Broker:
         if self.kind == "ferro":
             b = Proc("ferromq", [self.args.ferromq, "standalone", "-c", str(conf),
                                  "--namesrv-port", str(self.namesrv_port)],
+                     self.logdir, cwd=str(self.workdir))
+            self.procs["broker"] = b
+        elif self.kind in CEILING_KINDS:
+            b = Proc(f"ceiling-{self.kind}", [self.args.ferromq, "ceiling", "--listen", self.addr,
+                                              "--mode", self.kind,
+                                              "--file", str(self.workdir / "ceiling-append.log")],
                      self.logdir, cwd=str(self.workdir))
             self.procs["broker"] = b
         else:
@@ -426,6 +441,8 @@ class Broker:
                 raise RuntimeError(f"{self.kind} broker: no successful send within 90 s; last "
                                    f"probe: rc={r.returncode} {r.stdout[-300:]} {r.stderr[-300:]}")
             time.sleep(0.02)
+        if self.kind in CEILING_KINDS:
+            return
         try:
             self.info["boot_line_s"] = round(b.wait_for_line(
                 lambda l: l.startswith("The broker[") and "boot success" in l, 30), 3)
@@ -520,7 +537,7 @@ def anomalies_of(rec):
     for role, s in (rec.get("stop") or {}).items():
         if not s.get("alive_before_stop"):
             a.append(f"{role} process had died before stop (exit code {s.get('exit_code')})")
-        elif s.get("exit_code") not in (0, 143, -15) and rec.get("broker") == "ferro":
+        elif s.get("exit_code") not in (0, 143, -15) and rec.get("broker") in ("ferro",) + CEILING_KINDS:
             a.append(f"{role} exit code {s.get('exit_code')} after SIGTERM")
     return a
 
@@ -795,7 +812,7 @@ def main():
         for rnd in range(1, CONFIG["java_tool_rounds"] + 1):
             for sc in CONFIG["java_tool_scenarios"]:
                 size, threads = (int(x) for x in sc.lower().split("x"))
-                for kind in CONFIG["brokers"]:
+                for kind in [k for k in CONFIG["brokers"] if k not in CEILING_KINDS]:
                     log(f"java tool round {rnd}: {size} B x {threads} threads, {kind}")
                     rec = java_tool_run(args, kind, size, threads, rnd, args.logs)
                     log(f"  -> send tps={rec.get('send_tps')} samples={rec.get('send_tps_samples')} "

@@ -106,10 +106,12 @@ def main(paths):
           "peak RSS MiB | anon RSS MiB | CPU s / 1M msgs | start → 1st send s | errors / missing | others' load |")
         w("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
         ratios = []
+        ceilings = []
         for key in sorted(groups):
             size, prod = key
             a = {k: agg(v) for k, v in groups[key].items()}
-            for kind, label in (("java", "RocketMQ 4.9.7"), ("ferro", "ferromq")):
+            for kind, label in (("java", "RocketMQ 4.9.7"), ("ferro", "ferromq"),
+                                ("nostore", "ceiling: no store"), ("append", "ceiling: append")):
                 if kind not in a:
                     continue
                 x = a[kind]
@@ -125,6 +127,8 @@ def main(paths):
                   f"{fmt(x['other'], 2)} |")
             if "java" in a and "ferro" in a:
                 ratios.append((key, a["java"], a["ferro"]))
+            if "ferro" in a and ("nostore" in a or "append" in a):
+                ceilings.append((key, a["ferro"], a.get("nostore"), a.get("append")))
         w("")
         w("Scenario = body size × producer connections (1 send in flight each). Peak RSS = VmHWM "
           "(includes the mapped commit log pages the process touched); for RocketMQ broker JVM + name "
@@ -147,6 +151,28 @@ def main(paths):
                   f"{fmt(j['first'], 2)} s → {fmt(f['first'], 2)} s ({ratio(f['first'], j['first'], 3)}) |")
             w("")
             w("TPS > 1× means ferromq is faster; the other ratios < 1× mean ferromq uses less.")
+            w("")
+        if ceilings:
+            w("### ferromq as a fraction of the box's ceiling (of the medians)")
+            w("")
+            w("| scenario | ceiling TPS (no store / append) | ferromq TPS | of no store | of append | "
+              "p99 µs (no store / append / ferromq) | ferromq CPU / msg, × no store's |")
+            w("|---|--:|--:|--:|--:|--:|--:|")
+
+            def g(x, k, nd=0):
+                return fmt(x[k], nd) if x else "–"
+
+            for (size, prod), f, n, ap in ceilings:
+                w(f"| {size_label(size)} × {prod} | {g(n, 'tps')} / {g(ap, 'tps')} | {fmt(f['tps'])} | "
+                  f"{ratio(f['tps'], n['tps']) if n else '–'} | {ratio(f['tps'], ap['tps']) if ap else '–'} | "
+                  f"{g(n, 'p99')} / {g(ap, 'p99')} / {fmt(f['p99'])} | "
+                  f"{ratio(f['cpu'], n['cpu']) if n else '–'} |")
+            w("")
+            w("Ceiling = `ferromq ceiling`, the same generator against a server on ferromq's remoting "
+              "layer (same frame decoding and writer) that stores nothing (no store) or only appends "
+              "each body to a file with pwrite (append); pulls are answered with records encoded on "
+              "the fly. What ferromq does above it is its broker and store. Same machine, same "
+              "alternation, so the generator's own CPU is in every row.")
             w("")
 
     # ---- Java benchmark tool ------------------------------------------------------------

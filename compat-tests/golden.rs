@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use bytes::Bytes;
 use ferromq::protocol::body::RegisterBrokerBody;
-use ferromq::protocol::fastjson;
+use ferromq::protocol::{fastjson, register};
 use ferromq::protocol::header::{
     CommandHeader, GetRouteInfoRequestHeader, RegisterBrokerRequestHeader, RegisterBrokerResponseHeader,
     SendMessageRequestHeader, SendMessageResponseHeader,
@@ -267,6 +267,67 @@ fn register_broker_body_parses() {
     assert_eq!(w.data_version.counter, 3);
     assert_eq!(w.topic_config_table["TBW102"].perm, 7);
     assert_eq!(w.topic_config_table["TopicGolden"].write_queue_nums, 4);
+}
+
+/// `RegisterBrokerBody.encode(true)` from Java: a zlib stream (header 78 da)
+/// of the binary layout. Our decoder reads it; our encoder writes the same
+/// layout (compared inflated: zlib builds may compress differently, and
+/// Java's topic order is a ConcurrentHashMap's).
+#[test]
+fn compressed_register_broker_body_decodes_and_encodes_like_java() {
+    let name = "register_broker_request_compressed";
+    let cmd = decode_frame(&fixture(&format!("{name}.bin")));
+    let body = cmd.body.as_ref().unwrap();
+    assert_eq!(body_crc(body).to_string(), cmd.ext("bodyCrc32").unwrap());
+    assert_eq!(&body[..2], &[0x78, 0xda], "zlib, not raw deflate");
+    let rb = register::decode_compressed(body, 1 << 20).unwrap();
+    let w = &rb.topic_config_serialize_wrapper;
+    assert_eq!((w.data_version.counter, w.data_version.timestamp), (3, 1_700_000_000_000));
+    let exp = expected(name);
+    let decoded = &exp["body_decoded_with_RegisterBrokerBody.decode(body, true)"];
+    let mut texts: Vec<String> = w
+        .topic_config_table
+        .values()
+        .map(|t| format!("{} {} {} {} {}", t.topic_name, t.read_queue_nums, t.write_queue_nums, t.perm, t.topic_filter_type))
+        .collect();
+    texts.sort();
+    let want: Vec<String> = serde_json::from_value(decoded["topic_configs_encode_sorted"].clone()).unwrap();
+    assert_eq!(texts, want);
+    assert!(rb.filter_server_list.is_empty());
+
+    // Java's inflated stream, entry by entry, against ours.
+    let java_raw = hex(decoded["inflated_stream_hex"].as_str().unwrap());
+    let mut java_inflated = Vec::new();
+    flate2::read::ZlibDecoder::new(&body[..]).read_to_end(&mut java_inflated).unwrap();
+    assert_eq!(java_inflated, java_raw);
+    let mut ours = Vec::new();
+    flate2::read::ZlibDecoder::new(&register::encode_compressed(&rb)[..]).read_to_end(&mut ours).unwrap();
+    assert_eq!(ours.len(), java_raw.len());
+    assert_eq!(pieces(&ours), pieces(&java_raw));
+}
+
+/// The stream's length-prefixed pieces, topic entries sorted.
+fn pieces(raw: &[u8]) -> (Vec<u8>, i32, Vec<Vec<u8>>, Vec<u8>) {
+    let int = |at: usize| i32::from_be_bytes(raw[at..at + 4].try_into().unwrap());
+    let mut at = 0;
+    let piece = |at: &mut usize| {
+        let n = int(*at) as usize;
+        let p = raw[*at + 4..*at + 4 + n].to_vec();
+        *at += 4 + n;
+        p
+    };
+    let dv = piece(&mut at);
+    let count = int(at);
+    at += 4;
+    let mut topics: Vec<Vec<u8>> = (0..count).map(|_| piece(&mut at)).collect();
+    topics.sort();
+    let filters = piece(&mut at);
+    assert_eq!(at, raw.len());
+    (dv, count, topics, filters)
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 
 /// Decodes the fixture's custom header with our struct, then re-encodes it

@@ -52,6 +52,8 @@ enum Command {
     },
     /// Load generator: send and pull through a broker, report TPS and latency.
     Bench(ferromq::bench::BenchArgs),
+    /// The box's limit for the benchmark: answers sends and pulls without a store.
+    Ceiling(ferromq::bench::ceiling::CeilingArgs),
     /// Run name server and broker in one process (the default).
     Standalone {
         /// broker.conf in properties format.
@@ -167,6 +169,11 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             if report.send_errors > 0 || (report.consumed > 0 && report.consumed < report.sent) {
                 return Err(format!("{} send errors, {} of {} consumed", report.send_errors, report.consumed, report.sent).into());
             }
+        }
+        Command::Ceiling(args) => {
+            let (addr, _task) = ferromq::bench::ceiling::start(&args).await?;
+            println!("ceiling ({:?}) listening on {addr}", args.mode);
+            wait_for_signal().await;
         }
         Command::Namesrv { config, print } => {
             let s = namesrv_settings(config.as_ref(), None)?;

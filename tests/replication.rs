@@ -199,3 +199,125 @@ fn sync_master_answers_slave_not_available_until_a_slave_follows() {
     slave.stop();
     master.stop();
 }
+
+/// As the Java broker does not start when its HA port is taken, ferromq
+/// exits non-zero and says which port, before it registers anywhere.
+#[test]
+fn a_ha_port_that_cannot_be_bound_stops_the_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let ha = taken.local_addr().unwrap().port();
+    let port = broker_port();
+    let conf = write_conf(dir.path(), port, &format!("haListenPort={ha}\nnamesrvAddr=127.0.0.1:1"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferromq"))
+        .args(["broker", "-c"])
+        .arg(&conf)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ferromq");
+    // Bounded: a broker that ignored the error would keep running.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the broker kept running with its HA port taken");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert!(!status.success());
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(stderr.contains(&format!("cannot listen for HA slaves on haListenPort {ha}")), "{stderr}");
+    assert!(!stdout.contains("boot success"), "{stdout}");
+    drop(taken);
+}
+
+/// Starts `ferromq <args>` and waits (bounded) for a stdout line containing `ready`.
+fn spawn_until(args: &[&str], ready: &'static str) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferromq"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start ferromq");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains(ready) {
+                let _ = tx.send(());
+            }
+        }
+    });
+    if rx.recv_timeout(Duration::from_secs(30)).is_err() {
+        let _ = child.kill();
+        panic!("ferromq {args:?} did not print {ready:?} within 30 s");
+    }
+    child
+}
+
+struct Killed(Vec<std::process::Child>);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// conf/2m-2s-async as shipped (ports, store and name server overridden by
+/// lines appended to a copy): the four brokers start, the name server lists
+/// both groups with master and slave, and each slave replicates its master.
+#[test]
+fn the_2m_2s_async_example_starts_as_a_two_group_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns_port = free_port();
+    let ns_conf = dir.path().join("namesrv.conf");
+    std::fs::write(&ns_conf, format!("listenPort={ns_port}\nkvConfigPath={}\n", dir.path().join("kv.json").display())).unwrap();
+    let mut procs = Killed(vec![spawn_until(&["namesrv", "-c", ns_conf.to_str().unwrap()], "The Name Server boot success")]);
+    let ns = format!("127.0.0.1:{ns_port}");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/2m-2s-async");
+    let mut addrs = std::collections::BTreeMap::new();
+    for name in ["broker-a", "broker-b", "broker-a-s", "broker-b-s"] {
+        let text = std::fs::read_to_string(example.join(format!("{name}.conf"))).unwrap();
+        let (port, ha) = (broker_port(), free_port());
+        let conf = dir.path().join(format!("{name}.conf"));
+        let store = dir.path().join(name).join("store");
+        std::fs::write(
+            &conf,
+            format!("{text}\nlistenPort={port}\nhaListenPort={ha}\nnamesrvAddr={ns}\nstorePathRootDir={}\nmappedFileSizeCommitLog={FILE_SIZE}\nhaSendHeartbeatInterval=1000\n", store.display()),
+        )
+        .unwrap();
+        procs.0.push(spawn_until(&["broker", "-c", conf.to_str().unwrap()], "boot success"));
+        addrs.insert(name, format!("127.0.0.1:{port}"));
+    }
+    let info = RemotingCommand::request(106 /* GET_BROKER_CLUSTER_INFO */, 0);
+    wait_for("both groups with master and slave", Duration::from_secs(30), || {
+        let r = raw::roundtrip(&ns, &info);
+        let c: ferromq::protocol::route::ClusterInfo = ferromq::protocol::fastjson::parse(r.body.as_deref().unwrap()).unwrap();
+        let group = |g: &str, s: &str| {
+            c.broker_addr_table.get(g).map(|b| b.broker_addrs.clone())
+                == Some([(0, addrs[g].clone()), (1, addrs[s].clone())].into_iter().collect())
+        };
+        group("broker-a", "broker-a-s")
+            && group("broker-b", "broker-b-s")
+            && c.cluster_addr_table.get("DefaultCluster").map(|v| v.len()) == Some(2)
+    });
+    for (master, slave) in [("broker-a", "broker-a-s"), ("broker-b", "broker-b-s")] {
+        let mut c = Raw::connect(&addrs[master]);
+        assert!(send_n(&mut c, "ExampleT", 0, 8).iter().all(|&code| code == SUCCESS));
+        assert!(!commit_log(&dir.path().join(master)).is_empty());
+        wait_for("the slave to replicate its master", Duration::from_secs(30), || {
+            logs_identical(&dir.path().join(master), &dir.path().join(slave))
+        });
+    }
+}

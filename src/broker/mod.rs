@@ -94,6 +94,7 @@ impl Broker {
         let mut extensions = schedule::store_extensions(&config);
         extensions.dispatchers.push(timer.clone());
         let store = Arc::new(MessageStore::open_with(config.store_config(store_host), extensions)?);
+        crate::store::ha::bind(&store).map_err(StoreError::Io)?;
         let pull_hold = Arc::new(PullRequestHoldService::default());
         let hold = pull_hold.clone();
         store.set_arrival_listener(move |topic, queue_id, max_offset| hold.notify(topic, queue_id, max_offset));
@@ -263,6 +264,8 @@ pub(crate) fn test_broker(dir: &std::path::Path, extra: &[(&str, &str)]) -> Arc<
         ("storePathRootDir".to_string(), dir.display().to_string()),
         ("mappedFileSizeCommitLog".to_string(), "1048576".to_string()),
         ("brokerName".to_string(), "broker-a".to_string()),
+        // No HA port: Broker::open binds it, and tests run side by side.
+        ("haListenPort".to_string(), "0".to_string()),
     ]);
     s.apply(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Broker::open(BrokerConfig::from_settings(s).unwrap()).unwrap()

@@ -8,6 +8,7 @@ use super::Broker;
 use crate::protocol::body::RegisterBrokerBody;
 use crate::protocol::header::{CommandHeader, RegisterBrokerRequestHeader, UnregisterBrokerRequestHeader};
 use crate::protocol::message::body_crc;
+use crate::protocol::register;
 use crate::remoting::codes::{request, response};
 use crate::remoting::RemotingCommand;
 
@@ -16,11 +17,11 @@ const REGISTER_TIMEOUT: Duration = Duration::from_secs(6);
 impl Broker {
     fn register_request(&self) -> RemotingCommand {
         let body = RegisterBrokerBody { filter_server_list: Vec::new(), topic_config_serialize_wrapper: self.topics.snapshot() };
-        let body = serde_json::to_vec(&body).unwrap();
         let cfg = self.cfg();
+        let body = if cfg.compressed_register { register::encode_compressed(&body) } else { serde_json::to_vec(&body).unwrap() };
         let header = RegisterBrokerRequestHeader {
             body_crc32: body_crc(&body),
-            compressed: false,
+            compressed: cfg.compressed_register,
             cluster_name: cfg.cluster_name.clone(),
             broker_addr: cfg.broker_addr(),
             broker_name: cfg.broker_name.clone(),

@@ -11,7 +11,7 @@ use crate::protocol::header::{
     UnregisterBrokerRequestHeader, WipeWritePermOfBrokerRequestHeader, WipeWritePermOfBrokerResponseHeader,
 };
 use crate::protocol::topic::DataVersion;
-use crate::protocol::{fastjson, ProtocolError};
+use crate::protocol::{fastjson, register, ProtocolError};
 use crate::remoting::codes::{request as rc, response};
 use crate::remoting::{ConnectionHandle, RemotingCommand};
 
@@ -115,13 +115,10 @@ fn register_broker(n: &Namesrv, conn: &ConnectionHandle, req: &RemotingCommand) 
             return Err(NamesrvError::Response(response::SYSTEM_ERROR, "crc32 not match".into()));
         }
     }
-    if h.compressed {
-        return Err(NamesrvError::Response(
-            response::SYSTEM_ERROR,
-            "compressed broker registration (compressedRegister=true) is not supported by ferromq".into(),
-        ));
-    }
+    // A compressed body inflates to at most what an uncompressed one may
+    // be (`frameMaxLength`): its binary layout is smaller than the JSON.
     let wrapper: Option<TopicConfigSerializeWrapper> = match &req.body {
+        Some(b) if h.compressed => Some(register::decode_compressed(b, n.config.limits.max_frame)?.topic_config_serialize_wrapper),
         Some(b) => Some(fastjson::parse::<RegisterBrokerBody>(b)?.topic_config_serialize_wrapper),
         None => None,
     };

@@ -58,7 +58,7 @@ impl RouteInfo {
                 let changed = self
                     .broker_live_table
                     .get(r.broker_addr)
-                    .map_or(true, |l| l.data_version != wrapper.data_version);
+                    .is_none_or(|l| l.data_version != wrapper.data_version);
                 if changed || first_registration {
                     self.replace_topics_of(r.broker_name, wrapper);
                 }
@@ -108,7 +108,7 @@ impl RouteInfo {
 
     /// Whether the broker's topic data differs from `dv` (QUERY_DATA_VERSION).
     pub fn is_changed(&self, broker_addr: &str, dv: &DataVersion) -> bool {
-        self.broker_live_table.get(broker_addr).map_or(true, |l| l.data_version != *dv)
+        self.broker_live_table.get(broker_addr).is_none_or(|l| l.data_version != *dv)
     }
 
     pub fn data_version(&self, broker_addr: &str) -> Option<DataVersion> {

@@ -113,7 +113,7 @@ pub fn tags_code(tags: Option<&str>) -> i64 {
     }
 }
 
-fn put_addr(out: &mut Vec<u8>, addr: &SocketAddr) {
+fn put_addr(out: &mut impl BufMut, addr: &SocketAddr) {
     match addr.ip() {
         IpAddr::V4(ip) => out.put_slice(&ip.octets()),
         IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
@@ -201,25 +201,24 @@ impl MessageInner {
     /// which the store patches in when it places the record.
     pub fn encode_record(&self, store_timestamp: i64, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
         let props = self.properties.to_wire();
-        encode_record_parts(
-            &RecordParts {
-                body_crc: body_crc(&self.body),
-                queue_id: self.queue_id,
-                flag: self.flag,
-                sys_flag: self.sys_flag,
-                born_timestamp: self.born_timestamp,
-                born_host: self.born_host,
-                store_timestamp,
-                store_host: self.store_host,
-                reconsume_times: self.reconsume_times,
-                prepared_transaction_offset: self.prepared_transaction_offset,
-                topic: &self.topic,
-            },
-            &self.body,
-            props.as_bytes(),
-            &[],
-            out,
-        )
+        encode_record_parts(&self.record_parts(store_timestamp, body_crc(&self.body)), &self.body, props.as_bytes(), &[], out)
+    }
+
+    /// Everything of its record but body and properties.
+    pub fn record_parts(&self, store_timestamp: i64, body_crc: i32) -> RecordParts<'_> {
+        RecordParts {
+            body_crc,
+            queue_id: self.queue_id,
+            flag: self.flag,
+            sys_flag: self.sys_flag,
+            born_timestamp: self.born_timestamp,
+            born_host: self.born_host,
+            store_timestamp,
+            store_host: self.store_host,
+            reconsume_times: self.reconsume_times,
+            prepared_transaction_offset: self.prepared_transaction_offset,
+            topic: &self.topic,
+        }
     }
 }
 
@@ -247,48 +246,72 @@ pub fn encode_record_parts(
     extra_props: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), ProtocolError> {
-    let sep = !props.is_empty() && !extra_props.is_empty() && props.last() != Some(&(PROPERTY_SEPARATOR as u8));
-    let props_len = props.len() + extra_props.len() + sep as usize;
-    if props_len > i16::MAX as usize {
-        return Err(ProtocolError::PropertiesTooLong(props_len));
-    }
-    if p.topic.len() > i8::MAX as usize {
-        return Err(ProtocolError::TopicTooLong(p.topic.len()));
-    }
-    let mut sys_flag = p.sys_flag & !(sys_flag::BORNHOST_V6 | sys_flag::STOREHOST_V6);
-    if is_v6(&p.born_host) {
-        sys_flag |= sys_flag::BORNHOST_V6;
-    }
-    if is_v6(&p.store_host) {
-        sys_flag |= sys_flag::STOREHOST_V6;
-    }
-    let total = record_len(sys_flag, body.len(), p.topic.len(), props_len);
-    out.reserve(total);
-    out.put_i32(total as i32);
-    out.put_i32(MESSAGE_MAGIC_CODE);
-    out.put_i32(p.body_crc);
-    out.put_i32(p.queue_id);
-    out.put_i32(p.flag);
-    out.put_i64(0);
-    out.put_i64(0);
-    out.put_i32(sys_flag);
-    out.put_i64(p.born_timestamp);
-    put_addr(out, &p.born_host);
-    out.put_i64(p.store_timestamp);
-    put_addr(out, &p.store_host);
-    out.put_i32(p.reconsume_times);
-    out.put_i64(p.prepared_transaction_offset);
-    out.put_i32(body.len() as i32);
-    out.put_slice(body);
-    out.put_u8(p.topic.len() as u8);
-    out.put_slice(p.topic.as_bytes());
-    out.put_i16(props_len as i16);
-    out.put_slice(props);
-    if sep {
-        out.put_u8(PROPERTY_SEPARATOR as u8);
-    }
-    out.put_slice(extra_props);
+    let layout = RecordLayout::new(p, body.len(), props, extra_props)?;
+    out.reserve(layout.total);
+    layout.write(p, body, props, extra_props, out);
     Ok(())
+}
+
+/// A record's size and flags, checked before anything is written: what
+/// `write` then writes always fits in `total` bytes and cannot fail (the
+/// store writes records straight into the mapped commit log).
+#[derive(Debug, Clone, Copy)]
+pub struct RecordLayout {
+    pub total: usize,
+    sys_flag: i32,
+    props_len: usize,
+    sep: bool,
+}
+
+impl RecordLayout {
+    pub fn new(p: &RecordParts<'_>, body_len: usize, props: &[u8], extra_props: &[u8]) -> Result<Self, ProtocolError> {
+        let sep = !props.is_empty() && !extra_props.is_empty() && props.last() != Some(&(PROPERTY_SEPARATOR as u8));
+        let props_len = props.len() + extra_props.len() + sep as usize;
+        if props_len > i16::MAX as usize {
+            return Err(ProtocolError::PropertiesTooLong(props_len));
+        }
+        if p.topic.len() > i8::MAX as usize {
+            return Err(ProtocolError::TopicTooLong(p.topic.len()));
+        }
+        let mut sys_flag = p.sys_flag & !(sys_flag::BORNHOST_V6 | sys_flag::STOREHOST_V6);
+        if is_v6(&p.born_host) {
+            sys_flag |= sys_flag::BORNHOST_V6;
+        }
+        if is_v6(&p.store_host) {
+            sys_flag |= sys_flag::STOREHOST_V6;
+        }
+        let total = record_len(sys_flag, body_len, p.topic.len(), props_len);
+        Ok(RecordLayout { total, sys_flag, props_len, sep })
+    }
+
+    /// Writes the record (queue and physical offsets zero) with exactly the
+    /// body and properties the layout was made for.
+    pub fn write(&self, p: &RecordParts<'_>, body: &[u8], props: &[u8], extra_props: &[u8], out: &mut impl BufMut) {
+        out.put_i32(self.total as i32);
+        out.put_i32(MESSAGE_MAGIC_CODE);
+        out.put_i32(p.body_crc);
+        out.put_i32(p.queue_id);
+        out.put_i32(p.flag);
+        out.put_i64(0);
+        out.put_i64(0);
+        out.put_i32(self.sys_flag);
+        out.put_i64(p.born_timestamp);
+        put_addr(out, &p.born_host);
+        out.put_i64(p.store_timestamp);
+        put_addr(out, &p.store_host);
+        out.put_i32(p.reconsume_times);
+        out.put_i64(p.prepared_transaction_offset);
+        out.put_i32(body.len() as i32);
+        out.put_slice(body);
+        out.put_u8(p.topic.len() as u8);
+        out.put_slice(p.topic.as_bytes());
+        out.put_i16(self.props_len as i16);
+        out.put_slice(props);
+        if self.sep {
+            out.put_u8(PROPERTY_SEPARATOR as u8);
+        }
+        out.put_slice(extra_props);
+    }
 }
 
 /// `CommitLog.calMsgLength`.

@@ -7,6 +7,7 @@ pub mod header;
 pub mod heartbeat;
 pub mod message;
 pub mod names;
+pub mod register;
 pub mod route;
 pub mod topic;
 

@@ -83,6 +83,11 @@ pub struct RemotingCommand {
     pub ext_fields: ExtFields,
     pub serialize_type: SerializeType,
     pub body: Option<Bytes>,
+    /// More body, after `body`, in pieces that stay where they are: a pull
+    /// response's records, referenced in the mapped commit log. The writer
+    /// hands them to the socket with vectored writes instead of copying
+    /// them into one buffer. Empty for everything decoded from the wire.
+    pub body_parts: Vec<Bytes>,
 }
 
 impl RemotingCommand {
@@ -108,6 +113,7 @@ impl RemotingCommand {
             ext_fields: ExtFields::default(),
             serialize_type: req.serialize_type,
             body: None,
+            body_parts: Vec::new(),
         }
     }
 
@@ -128,6 +134,27 @@ impl RemotingCommand {
         self
     }
 
+    /// Sets the body as pieces written one after the other (see `body_parts`).
+    pub fn with_body_parts(mut self, parts: Vec<Bytes>) -> Self {
+        self.body = None;
+        self.body_parts = parts;
+        self
+    }
+
+    /// The whole body in one piece: `body` as it is, or its pieces copied
+    /// together (for readers that need it contiguous; the writer does not).
+    pub fn body_bytes(&self) -> Option<Bytes> {
+        if self.body_parts.is_empty() {
+            return self.body.clone();
+        }
+        let mut out = BytesMut::with_capacity(self.body_len());
+        out.put_slice(self.body.as_deref().unwrap_or_default());
+        for p in &self.body_parts {
+            out.put_slice(p);
+        }
+        Some(out.freeze())
+    }
+
     pub fn with_ext(mut self, key: &str, value: impl ToString) -> Self {
         self.ext_fields.insert(key.to_string(), value.to_string());
         self
@@ -144,23 +171,33 @@ impl RemotingCommand {
     }
 
     pub fn body_len(&self) -> usize {
-        self.body.as_ref().map_or(0, Bytes::len)
+        self.body.as_ref().map_or(0, Bytes::len) + self.body_parts.iter().map(Bytes::len).sum::<usize>()
     }
 
     /// Writes the whole frame, length prefix included.
     pub fn encode_into(&self, out: &mut BytesMut) {
+        let body_len = self.body_len();
+        self.encode_head_into(out, body_len);
+        out.reserve(body_len);
+        if let Some(body) = &self.body {
+            out.put_slice(body);
+        }
+        for p in &self.body_parts {
+            out.put_slice(p);
+        }
+    }
+
+    /// Writes the length prefix and the header; the caller writes the
+    /// `body_len` bytes of body (`body`, then `body_parts`) after them.
+    pub fn encode_head_into(&self, out: &mut BytesMut, body_len: usize) {
         let header = match self.serialize_type {
             SerializeType::Json => self.json_header(),
             SerializeType::RocketMq => self.binary_header(),
         };
-        let body_len = self.body_len();
-        out.reserve(8 + header.len() + body_len);
+        out.reserve(8 + header.len());
         out.put_i32((4 + header.len() + body_len) as i32);
         out.put_i32(((self.serialize_type as i32) << 24) | (header.len() as i32 & 0x00FF_FFFF));
         out.put_slice(&header);
-        if let Some(body) = &self.body {
-            out.put_slice(body);
-        }
     }
 
     pub fn encode(&self) -> BytesMut {
@@ -251,6 +288,7 @@ impl RemotingCommand {
             ext_fields: h.ext_fields.map(|e| e.0).unwrap_or_default(),
             serialize_type: SerializeType::Json,
             body: None,
+            body_parts: Vec::new(),
         })
     }
 
@@ -316,6 +354,7 @@ impl RemotingCommand {
             ext_fields,
             serialize_type: SerializeType::RocketMq,
             body: None,
+            body_parts: Vec::new(),
         })
     }
 }
@@ -497,6 +536,20 @@ mod tests {
         }
     }
 
+    /// A body in pieces is the same frame, and the same cost against the
+    /// write water marks, as the body in one piece.
+    #[test]
+    fn body_parts_count_as_body() {
+        let parts = vec![Bytes::from_static(b"abc"), Bytes::new(), Bytes::from_static(b"defg")];
+        let c = RemotingCommand::request(11, 1).with_body_parts(parts);
+        let joined = RemotingCommand::request(11, 1).with_body(&b"abcdefg"[..]);
+        assert_eq!(c.body_len(), 7);
+        assert_eq!(c.encode(), joined.encode());
+        assert_eq!(c.wire_size_estimate(), joined.wire_size_estimate());
+        assert_eq!(c.body_bytes(), Some(Bytes::from_static(b"abcdefg")));
+        assert_eq!(joined.body_bytes(), joined.body);
+    }
+
     #[test]
     fn oneway_and_response_flags() {
         let mut c = RemotingCommand::request(11, 1);
@@ -564,6 +617,7 @@ mod tests {
                     ext_fields: ext.into_iter().collect(),
                     serialize_type: if binary { SerializeType::RocketMq } else { SerializeType::Json },
                     body: body.map(Bytes::from),
+                    body_parts: Vec::new(),
                 })
         }
 

@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 use super::codes::response;
 use super::frame::{frame_len, parse_frame};
 use super::limits::{Budget, ConnectionSlot, LogBudget};
+use super::writer::Batch;
 use super::{RemotingCommand, RemotingError};
 
 /// What a processor makes of one request.
@@ -414,39 +415,36 @@ async fn dispatch<P: RequestProcessor>(
 }
 
 async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::UnboundedReceiver<Outbound>, outflow: Arc<Outflow>) {
-    let mut out = BytesMut::with_capacity(64 * 1024);
+    let mut batch = Batch::new(wr.is_write_vectored());
     'outer: while let Some(first) = rx.recv().await {
         let mut next = Some(first);
+        // What the queued commands were counted as until written: pieces
+        // referenced by the batch (mapped records) stay counted meanwhile.
         let mut cost = 0;
         // Coalesce whatever is already queued into one write.
         while let Some(item) = next.take() {
             match item {
                 Outbound::Command(cmd, c) => {
-                    cmd.encode_into(&mut out);
+                    batch.push(&cmd);
                     cost += c;
                 }
                 Outbound::Close => {
-                    if wr.write_all(&out).await.is_ok() {
+                    if batch.write_to(&mut wr).await.is_ok() {
                         let _ = wr.flush().await;
                     }
                     outflow.written(cost);
                     break 'outer;
                 }
             }
-            if out.len() < 1 << 20 {
+            if batch.len() < 1 << 20 {
                 next = rx.try_recv().ok();
             }
         }
         // flush: a TLS stream may hold records back; for TCP it is a no-op.
-        let ok = wr.write_all(&out).await.is_ok() && wr.flush().await.is_ok();
+        let ok = batch.write_to(&mut wr).await.is_ok() && wr.flush().await.is_ok();
         outflow.written(cost);
         if !ok {
             break;
-        }
-        out.clear();
-        if out.capacity() > 4 << 20 {
-            // One huge response must not pin its buffer for the connection's life.
-            out = BytesMut::with_capacity(64 * 1024);
         }
     }
     // Unblock the read loop and drop what can no longer be written.

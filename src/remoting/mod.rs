@@ -10,6 +10,7 @@ pub mod hook;
 pub mod limits;
 pub mod server;
 pub mod tls;
+mod writer;
 
 pub use command::{RemotingCommand, SerializeType};
 pub use connection::ConnectionHandle;

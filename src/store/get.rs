@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::protocol::message::MessageExt;
 
@@ -75,7 +75,54 @@ impl GetResult {
         self.messages.len()
     }
 
-    /// The records concatenated: the body of a pull response.
+    /// The records as the body of a pull response, in pieces: a run of
+    /// records adjacent in the commit log of at least `REFERENCE_MIN` bytes
+    /// is a piece of the mapped segment itself (keeping it mapped while it
+    /// lives), written to the socket with no copy into a buffer; shorter
+    /// runs are copied together into one piece, which costs less than a
+    /// reference and an iovec each (measured: referencing every 1 KiB
+    /// record made pulls of them slower).
+    pub fn body_parts(&self) -> Vec<Bytes> {
+        let mut parts = Vec::new();
+        let mut copied = BytesMut::new();
+        let flush_run = |run: (&Arc<MappedFile>, usize, usize), parts: &mut Vec<Bytes>, copied: &mut BytesMut| {
+            let (f, pos, len) = run;
+            if len >= REFERENCE_MIN {
+                if let Some(b) = f.slice(pos, len) {
+                    if !copied.is_empty() {
+                        parts.push(copied.split().freeze());
+                    }
+                    parts.push(b);
+                }
+            } else if let Some(b) = f.read(pos, len) {
+                if copied.capacity() - copied.len() < len {
+                    copied.reserve(self.total_bytes.min(MAX_TRANSFER_BYTES));
+                }
+                copied.put_slice(b);
+            }
+        };
+        let mut run: Option<(&Arc<MappedFile>, usize, usize)> = None;
+        for (f, pos, size) in &self.messages {
+            match &mut run {
+                Some((rf, rpos, rlen)) if Arc::ptr_eq(rf, f) && *rpos + *rlen == *pos => *rlen += size,
+                _ => {
+                    if let Some(r) = run.take() {
+                        flush_run(r, &mut parts, &mut copied);
+                    }
+                    run = Some((f, *pos, *size));
+                }
+            }
+        }
+        if let Some(r) = run {
+            flush_run(r, &mut parts, &mut copied);
+        }
+        if !copied.is_empty() {
+            parts.push(copied.freeze());
+        }
+        parts
+    }
+
+    /// The records concatenated (a copy; pull responses use `body_parts`).
     pub fn body(&self) -> BytesMut {
         let mut b = BytesMut::with_capacity(self.total_bytes);
         for (f, pos, size) in &self.messages {
@@ -104,6 +151,8 @@ impl<F: Fn(i64) -> bool> MessageMatcher for F {
 /// Limits of one pull, as the Java store's in-memory transfer limits.
 const MAX_TRANSFER_BYTES: usize = 256 * 1024;
 const MAX_TRANSFER_COUNT: usize = 32;
+/// Runs of records at least this long go out referenced, shorter ones copied.
+const REFERENCE_MIN: usize = 8 * 1024;
 /// Entries scanned per pull at most when a filter skips messages.
 const MAX_FILTER_SCAN: i64 = 16000 / 20;
 
@@ -304,4 +353,65 @@ fn total_physical_memory() -> u64 {
             line.split_whitespace().nth(1)?.parse::<u64>().ok()
         })
         .map_or(8 << 30, |kb| kb * 1024)
+}
+
+#[cfg(test)]
+mod body_tests {
+    use crate::protocol::message::MessageExt;
+    use crate::store::tests::{config, msg};
+    use crate::store::MessageStore;
+
+    #[test]
+    fn body_parts_are_the_records_in_place_adjacent_ones_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = MessageStore::open(config(dir.path(), 1024)).unwrap();
+        // Queue 0 alone, then queues 0 and 1 interleaved; several segments.
+        for i in 0..6 {
+            s.put_message(&msg("T", 0, &format!("solo-{i}"), "A")).unwrap();
+        }
+        for i in 0..20 {
+            s.put_message(&msg("T", i % 2, &format!("mixed-{i}"), "A")).unwrap();
+        }
+        let g = s.get_message("T", 0, 0, 32, &|_| true);
+        assert_eq!(g.message_count(), 16);
+        let parts = g.body_parts();
+        let joined: Vec<u8> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+        assert_eq!(joined, g.body().to_vec());
+        // Short records: copied together into one piece.
+        assert_eq!(parts.len(), 1);
+        let msgs = MessageExt::decode_all(&joined).unwrap();
+        assert_eq!(&msgs[0].body[..], b"solo-0");
+        assert_eq!(&msgs[15].body[..], b"mixed-18");
+    }
+
+    #[test]
+    fn long_runs_are_referenced_in_place_short_ones_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = MessageStore::open(config(dir.path(), 1 << 20)).unwrap();
+        let big = "b".repeat(super::REFERENCE_MIN);
+        // Queue 0: big, s1, s2, m0 (adjacent: one long run), m2 (alone,
+        // between queue 1's m1 and m3), then a big one alone.
+        s.put_message(&msg("T", 0, &big, "A")).unwrap();
+        s.put_message(&msg("T", 0, "s1", "A")).unwrap();
+        s.put_message(&msg("T", 0, "s2", "A")).unwrap();
+        for i in 0..4 {
+            s.put_message(&msg("T", i % 2, &format!("m{i}"), "A")).unwrap();
+        }
+        s.put_message(&msg("T", 0, &big, "A")).unwrap();
+        let g = s.get_message("T", 0, 0, 32, &|_| true);
+        assert_eq!(g.message_count(), 6);
+        let parts = g.body_parts();
+        let joined: Vec<u8> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+        assert_eq!(joined, g.body().to_vec());
+        assert_eq!(parts.len(), 3, "long run, copied short ones, long record");
+        let at = |i: usize| {
+            let (f, pos, _) = &g.messages[i];
+            f.read(*pos, 1).unwrap().as_ptr()
+        };
+        assert_eq!(parts[0].as_ptr(), at(0), "referenced, not copied");
+        assert_eq!(parts[0].len(), g.messages[..4].iter().map(|m| m.2).sum::<usize>());
+        assert_eq!(parts[1].len(), g.messages[4].2);
+        assert_ne!(parts[1].as_ptr(), at(4), "copied");
+        assert_eq!(parts[2].as_ptr(), at(5), "referenced, not copied");
+    }
 }

@@ -4,6 +4,9 @@
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
 
 use memmap2::MmapRaw;
 
@@ -219,6 +222,24 @@ impl MappedFile {
         self.wrote.store(pos + data.len(), Ordering::Release);
     }
 
+    /// Lets `write` fill the next `len` bytes in place, then publishes them:
+    /// a record encoded straight into the mapping, with no buffer between.
+    /// The caller is the only appender and has checked `remaining()`.
+    pub fn append_with(&self, len: usize, write: impl FnOnce(&mut [u8])) {
+        let pos = self.wrote.load(Ordering::Relaxed);
+        assert!(len <= self.size - pos, "append past end of mapped file");
+        assert!(
+            self.prealloc == Prealloc::Full || pos + len <= self.allocated.load(Ordering::Relaxed),
+            "append into unreserved blocks"
+        );
+        // SAFETY: [pos, pos+len) is inside the mapping and beyond what readers
+        // may read (they stop at `wrote`); only the appender writes there, so
+        // this is the one reference to those bytes until they are published.
+        let dst = unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr().add(pos), len) };
+        write(dst);
+        self.wrote.store(pos + len, Ordering::Release);
+    }
+
     /// Overwrites bytes inside the unpublished region (zeroing a torn tail).
     /// Only ever called on bytes that were written, so their blocks exist.
     pub fn zero_from(&self, pos: usize, len: usize) {
@@ -234,6 +255,15 @@ impl MappedFile {
         }
         // SAFETY: the range is below `wrote`, so it is fully written and never rewritten.
         Some(unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(pos), len) })
+    }
+
+    /// Published bytes as a `Bytes` that keeps this segment mapped for as
+    /// long as any clone of it lives: a pull response queued for a slow
+    /// socket still reads valid memory after retention deleted the file
+    /// (an unlinked file stays mapped until the last `Arc` goes).
+    pub fn slice(self: &Arc<Self>, pos: usize, len: usize) -> Option<Bytes> {
+        self.read(pos, len)?;
+        Some(Bytes::from_owner(MappedSlice { file: self.clone(), pos, len }))
     }
 
     /// Reads bytes regardless of the write position (recovery scans).
@@ -272,6 +302,21 @@ impl MappedFile {
             self.flushed.store(wrote, Ordering::Release);
         }
         Ok(())
+    }
+}
+
+/// A published range of a segment, owning a reference to it.
+struct MappedSlice {
+    file: Arc<MappedFile>,
+    pos: usize,
+    len: usize,
+}
+
+impl AsRef<[u8]> for MappedSlice {
+    fn as_ref(&self) -> &[u8] {
+        // Checked against the write position when made; bytes below it are
+        // never rewritten and the mapping lives as long as `file`.
+        self.file.read_raw(self.pos, self.len).unwrap_or_default()
     }
 }
 
@@ -472,5 +517,39 @@ mod tests {
         q.truncate(40).unwrap();
         assert_eq!(q.files().len(), 1);
         assert_eq!(q.max_offset(), 40);
+    }
+
+    #[test]
+    fn a_slice_outlives_its_segment_being_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut q = MappedFileQueue::load(dir.path(), 64).unwrap();
+        let f = q.last_for_append(0).unwrap();
+        f.append(&[5u8; 64]);
+        let g = q.last_for_append(0).unwrap();
+        g.append(&[6u8; 8]);
+        assert!(f.slice(60, 8).is_none(), "past the segment");
+        assert!(g.slice(4, 8).is_none(), "not yet written");
+        let s = f.slice(10, 20).unwrap();
+        drop(f);
+        // Retention removes the file and the queue's reference to it.
+        assert_eq!(q.delete_front_while(|_| true), 1);
+        assert!(!dir.path().join(file_name(0)).exists());
+        // The slice now holds the only reference: the mapping is still there.
+        assert_eq!(&s[..], &[5u8; 20]);
+    }
+
+    #[test]
+    fn append_with_fills_in_place_then_publishes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut q = MappedFileQueue::load(dir.path(), 64).unwrap();
+        let f = q.last_for_append(0).unwrap();
+        f.append(&[1u8; 4]);
+        f.append_with(6, |dst| {
+            assert_eq!(dst.len(), 6);
+            assert!(f.read(4, 1).is_none(), "not visible while written");
+            dst.copy_from_slice(b"abcdef");
+        });
+        assert_eq!(f.read(0, 10).unwrap(), b"\x01\x01\x01\x01abcdef");
+        assert_eq!(f.wrote(), 10);
     }
 }

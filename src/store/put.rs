@@ -4,7 +4,8 @@
 use std::sync::atomic::Ordering;
 
 use crate::protocol::message::{
-    create_message_id, tags_code, MessageInner, Properties, PHYSICAL_OFFSET_POS, QUEUE_OFFSET_POS,
+    body_crc, create_message_id, tags_code, MessageInner, Properties, RecordLayout, PHYSICAL_OFFSET_POS,
+    QUEUE_OFFSET_POS,
 };
 
 use super::dispatch::{is_prepared_or_rollback, DispatchRequest};
@@ -99,16 +100,23 @@ impl MessageStore {
             return Err(StoreError::Unavailable("message store is slave mode, so putMessage is forbidden".into()));
         }
         let store_timestamp = now_ms();
-        let mut buf = Vec::new();
+        // Everything that can fail or costs time is done before the lock:
+        // sizes, properties, CRCs. Under it each record is written straight
+        // from the request's body into the mapped commit log.
+        let mut encoded = Vec::with_capacity(msgs.len());
         let mut slots = Vec::with_capacity(msgs.len());
+        let mut total = 0;
         for m in msgs {
             if m.body.len() > self.config.max_message_size {
                 return Err(StoreError::BodyTooLarge(m.body.len(), self.config.max_message_size));
             }
-            let start = buf.len();
-            m.encode_record(store_timestamp, &mut buf)?;
+            let props = m.properties.to_wire();
+            let parts = m.record_parts(store_timestamp, body_crc(&m.body));
+            let layout = RecordLayout::new(&parts, m.body.len(), props.as_bytes(), &[])?;
             let tags_code = self.tags_code(&m.topic, &m.properties, store_timestamp);
-            slots.push(Slot { start, size: buf.len() - start, tags_code, queue_offset: None });
+            slots.push(Slot { start: total, size: layout.total, tags_code, queue_offset: None });
+            total += layout.total;
+            encoded.push((parts, props, layout));
         }
         let cq = self.queues.get_or_create(&first.topic, first.queue_id)?;
         let (wrote_offset, next_queue_offset) = {
@@ -127,14 +135,17 @@ impl MessageStore {
                 d.prepare(&first.topic, first.queue_id, base, (next - base) as usize)
                     .map_err(|e| enospc_to_unavailable(self, e))?;
             }
-            let place = self.commit_log.reserve(buf.len()).map_err(|e| enospc_to_unavailable(self, e))?;
-            for s in &slots {
-                let qo = s.queue_offset.unwrap_or(0);
-                let po = place.offset + s.start as i64;
-                buf[s.start + QUEUE_OFFSET_POS..s.start + QUEUE_OFFSET_POS + 8].copy_from_slice(&qo.to_be_bytes());
-                buf[s.start + PHYSICAL_OFFSET_POS..s.start + PHYSICAL_OFFSET_POS + 8].copy_from_slice(&po.to_be_bytes());
-            }
-            place.file.append(&buf);
+            let place = self.commit_log.reserve(total).map_err(|e| enospc_to_unavailable(self, e))?;
+            place.file.append_with(total, |dst| {
+                for ((s, m), (parts, props, layout)) in slots.iter().zip(msgs).zip(&encoded) {
+                    let rec = &mut dst[s.start..s.start + s.size];
+                    layout.write(parts, &m.body, props.as_bytes(), &[], &mut &mut rec[..]);
+                    let qo = s.queue_offset.unwrap_or(0);
+                    let po = place.offset + s.start as i64;
+                    rec[QUEUE_OFFSET_POS..QUEUE_OFFSET_POS + 8].copy_from_slice(&qo.to_be_bytes());
+                    rec[PHYSICAL_OFFSET_POS..PHYSICAL_OFFSET_POS + 8].copy_from_slice(&po.to_be_bytes());
+                }
+            });
             for (s, m) in slots.iter().zip(msgs) {
                 let req = DispatchRequest {
                     topic: &m.topic,
@@ -161,7 +172,7 @@ impl MessageStore {
             wrote_offset,
             queue_offset: slots[0].queue_offset.unwrap_or(0),
             store_timestamp,
-            end_offset: wrote_offset + buf.len() as i64,
+            end_offset: wrote_offset + total as i64,
         })
     }
 

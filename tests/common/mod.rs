@@ -26,11 +26,12 @@ fn port_free(p: u16) -> bool {
     TcpListener::bind(("127.0.0.1", p)).is_ok()
 }
 
-/// A broker port whose fast port (port - 2) is free too.
+/// A broker port whose fast port (port - 2) and HA port (port + 1, taken
+/// at start or the broker exits) are free too.
 pub fn broker_port() -> u16 {
     loop {
         let p = free_port();
-        if p > 1026 && port_free(p - 2) {
+        if p > 1026 && port_free(p - 2) && port_free(p + 1) {
             return p;
         }
     }

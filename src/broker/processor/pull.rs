@@ -140,7 +140,7 @@ fn process_pull(
     };
     let mut resp = answer.encode(RemotingCommand::response_to(req, code, Some(got.status.name().to_string())));
     if code == response::SUCCESS {
-        resp = resp.with_body(got.body().freeze());
+        resp = resp.with_body_parts(got.body_parts());
     }
     Ok(Some(resp))
 }

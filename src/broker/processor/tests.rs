@@ -90,7 +90,7 @@ async fn send_then_pull_returns_the_message() {
     let resp = now(pull::pull_message(&b, &c, &pull_request(0, 0))).unwrap();
     assert_eq!(resp.code, response::SUCCESS);
     assert_eq!(resp.ext("nextBeginOffset"), Some("1"));
-    let msgs = MessageExt::decode_all(resp.body.as_ref().unwrap()).unwrap();
+    let msgs = MessageExt::decode_all(&resp.body_bytes().unwrap()).unwrap();
     assert_eq!(msgs.len(), 1);
     assert_eq!(&msgs[0].body[..], b"hello");
     assert_eq!(msgs[0].properties.get("TAGS"), Some("A"));
@@ -125,7 +125,7 @@ async fn a_held_pull_is_answered_when_a_message_arrives() {
     now(send::send_message(&b, &producer, &send_request("T", 1, "late"))).unwrap();
     let resp = tokio::time::timeout(Duration::from_secs(5), sent.recv()).await.unwrap().unwrap();
     assert_eq!((resp.code, resp.opaque), (response::SUCCESS, 8));
-    let msgs = MessageExt::decode_all(resp.body.as_ref().unwrap()).unwrap();
+    let msgs = MessageExt::decode_all(&resp.body_bytes().unwrap()).unwrap();
     assert_eq!(&msgs[0].body[..], b"late");
 }
 

@@ -112,6 +112,8 @@ pub struct HaState {
     appended: tokio::sync::Notify,
     master_address: Mutex<Option<String>>,
     master_changed: tokio::sync::Notify,
+    /// The HA port, bound at open by [`bind`] and served from [`start`].
+    listener: Mutex<Option<std::net::TcpListener>>,
 }
 
 impl HaState {
@@ -124,6 +126,7 @@ impl HaState {
             appended: tokio::sync::Notify::new(),
             master_address: Mutex::new(master_address),
             master_changed: tokio::sync::Notify::new(),
+            listener: Mutex::new(None),
         }
     }
 
@@ -204,16 +207,34 @@ impl MessageStore {
     }
 }
 
-/// Starts the HA services: the listener for slaves (every role, as Java's
-/// `HAService.start`) and, on a slave, the client to the master. A port
-/// that cannot be bound is logged, not fatal.
+/// Binds `haListenPort` (every role listens, as Java's `HAService.start`).
+/// An error is fatal to the broker, as a port Java's `AcceptSocketService`
+/// cannot bind stops the Java broker's start.
+pub fn bind(store: &MessageStore) -> std::io::Result<()> {
+    let port = store.ha.config.listen_port;
+    if port == 0 {
+        return Ok(());
+    }
+    let l = std::net::TcpListener::bind(("0.0.0.0", port))
+        .and_then(|l| l.set_nonblocking(true).map(|_| l))
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen for HA slaves on haListenPort {port}: {e}")))?;
+    *store.ha.listener.lock().unwrap() = Some(l);
+    Ok(())
+}
+
+/// Starts the HA services: serves the port [`bind`] bound (binding it now
+/// if it was not, when an error is only logged) and, on a slave, the
+/// client to the master.
 pub fn start(store: &Arc<MessageStore>) {
     let cfg = store.ha.config.clone();
-    if cfg.listen_port != 0 {
-        match std::net::TcpListener::bind(("0.0.0.0", cfg.listen_port)).and_then(|l| {
-            l.set_nonblocking(true)?;
-            tokio::net::TcpListener::from_std(l)
-        }) {
+    if store.ha.listener.lock().unwrap().is_none() {
+        if let Err(e) = bind(store) {
+            tracing::error!("{e}");
+        }
+    }
+    let bound = store.ha.listener.lock().unwrap().take();
+    if let Some(l) = bound {
+        match tokio::net::TcpListener::from_std(l) {
             Ok(l) => {
                 tokio::spawn(master::accept_loop(Arc::downgrade(store), l));
             }

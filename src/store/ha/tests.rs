@@ -178,7 +178,11 @@ async fn an_empty_slave_starts_at_the_masters_last_file() {
     put_some(&m, 0, 60);
     let end = m.commit_log.max_offset();
     let s = slave(sd.path(), port);
-    wait_until("the slave to catch up", || s.commit_log.max_offset() == end).await;
+    // Consume queues are built after the append (as Java's reput): wait for both.
+    wait_until("the slave to catch up", || {
+        s.commit_log.max_offset() == end && (0..3).all(|q| s.max_offset_in_queue("T", q) == m.max_offset_in_queue("T", q))
+    })
+    .await;
     let start = end - end % 4096;
     assert_eq!(s.commit_log.min_offset(), start, "as Java's nextTransferFromWhere for a slave at 0");
     let mine = log_bytes(&s, end);

@@ -38,14 +38,29 @@ final class Cluster implements AutoCloseable {
     final int namesrvPort;
     final int masterPort;
     final int slavePort;
+    /** A fourth broker's port (a second group's master, broker-b). */
+    final int otherPort;
     private final String classpath;
     private final List<Proc> procs = new ArrayList<>();
 
     Cluster(String name) throws IOException {
-        String file = System.getProperty("interop.apache.classpathFile", "");
-        assumeTrue(!file.isEmpty() && Files.isRegularFile(Paths.get(file)),
-            "needs Apache's broker classpath: run with -Dinterop.target=apache");
-        classpath = new String(Files.readAllBytes(Paths.get(file)), StandardCharsets.UTF_8).trim();
+        this(name, true);
+    }
+
+    /** Processes for ferromq only (no Apache classpath needed): runs in the normal suite. */
+    static Cluster ferromqOnly(String name) throws IOException {
+        return new Cluster(name, false);
+    }
+
+    private Cluster(String name, boolean apache) throws IOException {
+        if (apache) {
+            String file = System.getProperty("interop.apache.classpathFile", "");
+            assumeTrue(!file.isEmpty() && Files.isRegularFile(Paths.get(file)),
+                "needs Apache's broker classpath: run with -Dinterop.target=apache");
+            classpath = new String(Files.readAllBytes(Paths.get(file)), StandardCharsets.UTF_8).trim();
+        } else {
+            classpath = null;
+        }
         workDir = Paths.get("target", "interop-work", "Cluster-" + name).toAbsolutePath();
         FerroMQ.deleteRecursively(workDir);
         Files.createDirectories(workDir);
@@ -54,9 +69,14 @@ final class Cluster implements AutoCloseable {
         do {
             b = FerroMQ.pickPorts();
         } while (Math.abs(b[1] - a[1]) <= 3 || Math.abs(b[1] - a[0]) <= 3);
+        int[] d;
+        do {
+            d = FerroMQ.pickPorts();
+        } while (Math.abs(d[1] - a[1]) <= 3 || Math.abs(d[1] - a[0]) <= 3 || Math.abs(d[1] - b[1]) <= 3);
         namesrvPort = a[0];
         masterPort = a[1];
         slavePort = b[1];
+        otherPort = d[1];
     }
 
     String namesrvAddr() {
@@ -94,18 +114,58 @@ final class Cluster implements AutoCloseable {
 
     /** Apache's name server and an ASYNC_MASTER (or SYNC_MASTER) broker. */
     void startApacheMaster(String role) throws IOException {
+        startApacheNamesrv();
+        startApacheBroker(role, "");
+    }
+
+    /** Apache's name server alone, on {@link #namesrvPort}. */
+    void startApacheNamesrv() throws IOException {
         Path home = apacheHome();
         Path nsConf = workDir.resolve("namesrv.conf");
         Files.write(nsConf, ("listenPort=" + namesrvPort + "\nkvConfigPath="
             + workDir.resolve("namesrv").resolve("kvConfig.json") + "\n").getBytes(StandardCharsets.UTF_8));
-        Path brokerConf = workDir.resolve("master.conf");
-        Files.write(brokerConf, common(role, masterPort, "master", 0).getBytes(StandardCharsets.UTF_8));
         launch("apache-namesrv", java(home, "256m", "namesrv-logback.log",
             "org.apache.rocketmq.namesrv.NamesrvStartup", "-c", nsConf.toString()),
             line -> line.contains("The Name Server boot success"));
-        launch("apache-master", java(home, "512m", "broker-logback.log",
+    }
+
+    /** ferromq's name server alone ({@code ferromq namesrv}), on {@link #namesrvPort}. */
+    void startFerromqNamesrv() throws IOException {
+        Path nsConf = workDir.resolve("namesrv.conf");
+        Files.write(nsConf, ("listenPort=" + namesrvPort + "\nkvConfigPath="
+            + workDir.resolve("namesrv").resolve("kvConfig.json") + "\n").getBytes(StandardCharsets.UTF_8));
+        ProcessBuilder pb = new ProcessBuilder(FerroMQ.ferromqBinary().toString(), "namesrv", "-c", nsConf.toString())
+            .directory(workDir.toFile());
+        pb.environment().put("RUST_LOG", System.getProperty("ferromq.rustLog", "info"));
+        launch("ferromq-namesrv", pb, line -> line.contains("The Name Server boot success"));
+    }
+
+    /** Apache's broker-a master (brokerId 0) on {@link #masterPort}, {@code extra} config lines appended. */
+    void startApacheBroker(String role, String extra) throws IOException {
+        Path brokerConf = workDir.resolve("master.conf");
+        Files.write(brokerConf, (common(role, masterPort, "master", 0) + extra).getBytes(StandardCharsets.UTF_8));
+        launch("apache-master", java(apacheHome(), "512m", "broker-logback.log",
             "org.apache.rocketmq.broker.BrokerStartup", "-c", brokerConf.toString()),
             line -> line.startsWith("The broker[") && line.contains("boot success"));
+    }
+
+    /**
+     * A ferromq broker ({@code ferromq broker}) registered with {@link #namesrvAddr()}: its
+     * config lines ({@code brokerName}, {@code brokerId}, {@code brokerRole}, ports, ...) are
+     * {@link #brokerConf}'s; the process is known as {@code name} (for {@link #kill}).
+     */
+    void startFerromqBroker(String name, String conf) throws IOException {
+        Path file = workDir.resolve(name + ".conf");
+        Files.write(file, conf.getBytes(StandardCharsets.UTF_8));
+        ProcessBuilder pb = new ProcessBuilder(FerroMQ.ferromqBinary().toString(), "broker", "-c", file.toString())
+            .directory(workDir.toFile());
+        pb.environment().put("RUST_LOG", System.getProperty("ferromq.rustLog", "info"));
+        launch(name, pb, line -> line.startsWith("The broker[") && line.contains("boot success"));
+    }
+
+    /** Config lines of a broker of this cluster; its store is {@code workDir/<dir>/store}. */
+    String brokerConf(String brokerName, int brokerId, String role, int port, String dir) {
+        return common(role, port, dir, brokerId).replace("brokerName=broker-a\n", "brokerName=" + brokerName + "\n");
     }
 
     /** A ferromq master with its own name server (standalone). */

@@ -4,6 +4,8 @@
 //! and consumers pulling them; reports send TPS, send latency percentiles,
 //! end-to-end latency (store timestamp to receipt) and errors.
 
+pub mod ceiling;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,6 +40,10 @@ pub struct BenchArgs {
     /// Also pull every message and measure end-to-end latency.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub consume: bool,
+    /// Pull only after every send is done (a backlog read back, for pull
+    /// throughput), instead of concurrently.
+    #[arg(long)]
+    pub backlog: bool,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -60,6 +66,10 @@ pub struct BenchReport {
     pub consumed: u64,
     pub e2e_p50_ms: i64,
     pub e2e_p99_ms: i64,
+    /// From the consumers' start to the last message received.
+    pub consume_seconds: f64,
+    /// Message bodies received per second over `consume_seconds`, in MB (10^6 B).
+    pub consume_mb_s: f64,
 }
 
 fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
@@ -85,7 +95,7 @@ pub async fn run(a: BenchArgs) -> Result<BenchReport, Box<dyn std::error::Error>
     let errors = Arc::new(AtomicU64::new(0));
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(a.messages as usize)));
 
-    let consumer = a.consume.then(|| {
+    let consumer = (a.consume && !a.backlog).then(|| {
         let (broker, topic, queues, total) = (a.broker.clone(), a.topic.clone(), a.queues, a.messages);
         let offsets = start_offsets.clone();
         tokio::spawn(async move { consume(broker, topic, queues, offsets, total).await })
@@ -124,9 +134,10 @@ pub async fn run(a: BenchArgs) -> Result<BenchReport, Box<dyn std::error::Error>
     let send_seconds = started.elapsed().as_secs_f64();
     let mut lat = std::mem::take(&mut *latencies.lock().unwrap());
     lat.sort_unstable();
-    let (consumed, mut e2e) = match consumer {
+    let (consumed, mut e2e, consume_seconds) = match consumer {
         Some(c) => c.await?,
-        None => (0, Vec::new()),
+        None if a.consume => consume(a.broker.clone(), a.topic.clone(), a.queues, start_offsets, a.messages).await,
+        None => (0, Vec::new(), 0.0),
     };
     e2e.sort_unstable();
     Ok(BenchReport {
@@ -145,17 +156,22 @@ pub async fn run(a: BenchArgs) -> Result<BenchReport, Box<dyn std::error::Error>
         consumed,
         e2e_p50_ms: percentile(&e2e, 0.50),
         e2e_p99_ms: percentile(&e2e, 0.99),
+        consume_seconds,
+        consume_mb_s: if consume_seconds > 0.0 { (consumed * a.size as u64) as f64 / consume_seconds / 1e6 } else { 0.0 },
     })
 }
 
 /// One long-polling puller per queue until `total` messages arrived or the
-/// queues stay quiet for 10 s.
-async fn consume(broker: String, topic: String, queues: i32, start: Vec<i64>, total: u64) -> (u64, Vec<i64>) {
+/// queues stay quiet for 10 s; also returns the seconds from its start to
+/// the last message received.
+async fn consume(broker: String, topic: String, queues: i32, start: Vec<i64>, total: u64) -> (u64, Vec<i64>, f64) {
+    let began = Instant::now();
+    let last = Arc::new(Mutex::new(began));
     let received = Arc::new(AtomicU64::new(0));
     let e2e = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     for q in 0..queues {
-        let (broker, topic, received, e2e) = (broker.clone(), topic.clone(), received.clone(), e2e.clone());
+        let (broker, topic, received, e2e, last) = (broker.clone(), topic.clone(), received.clone(), e2e.clone(), last.clone());
         let mut offset = start[q as usize];
         tasks.push(tokio::spawn(async move {
             let Ok(client) = BrokerClient::connect(&broker).await else { return };
@@ -176,6 +192,8 @@ async fn consume(broker: String, topic: String, queues: i32, start: Vec<i64>, to
                 }
                 received.fetch_add(r.messages.len() as u64, Ordering::Relaxed);
                 offset = r.next_begin_offset;
+                let mut l = last.lock().unwrap();
+                *l = (*l).max(quiet_since);
             }
             e2e.lock().unwrap().extend(local);
         }));
@@ -184,7 +202,8 @@ async fn consume(broker: String, topic: String, queues: i32, start: Vec<i64>, to
         let _ = t.await;
     }
     let v = std::mem::take(&mut *e2e.lock().unwrap());
-    (received.load(Ordering::Relaxed), v)
+    let seconds = last.lock().unwrap().duration_since(began).as_secs_f64();
+    (received.load(Ordering::Relaxed), v, seconds)
 }
 
 pub fn print_table(r: &BenchReport) {
@@ -194,4 +213,5 @@ pub fn print_table(r: &BenchReport) {
     println!("send latency  p50 {} us  p99 {} us  p99.9 {} us", r.send_p50_us, r.send_p99_us, r.send_p999_us);
     println!("consumed      {}", r.consumed);
     println!("end-to-end    p50 {} ms  p99 {} ms", r.e2e_p50_ms, r.e2e_p99_ms);
+    println!("consume       {:.2} s, {:.1} MB/s of bodies", r.consume_seconds, r.consume_mb_s);
 }
