@@ -143,7 +143,7 @@ impl TimerStore {
         let log = TimerLog::open(&dir.join("log"))?;
         if !log.is_empty() && ck.precision_ms != 0 && (ck.precision_ms, ck.slots) != (cfg.precision_ms, cfg.slots()) {
             return Err(StoreError::Corrupt(format!(
-                "the timer wheel was built for timerPrecisionMs={} with {} slots; set timerPrecisionMs and timerMaxDelaySec back, or deliver every pending timer first",
+                "the timer wheel was built for timerPrecisionMs={} with {} slots: set timerPrecisionMs and timerMaxDelaySec back (to change them, stop while timerPendingCount is 0 and remove the timer directory)",
                 ck.precision_ms, ck.slots
             )));
         }
