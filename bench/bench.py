@@ -98,6 +98,10 @@ CONFIG = {
     "gen_timeout_floor": env_int("GEN_TIMEOUT", 300),
     # before each run, wait up to this many seconds for the machine to be (nearly) idle
     "idle_wait_s": env_int("IDLE_WAIT", 0 if QUICK else 15),
+    # scenario families, in this order: "send" (generator, sizes x producers), "javatool"
+    # (RocketMQ's benchmark tools), and the families in bench/<name>.py (each a module with
+    # run(ctx, args, emit) and report(records) -> Markdown)
+    "families": env_str("FAMILIES", "send javatool consume syncflush scale replicated timer").split(),
 }
 
 G1 = ["-XX:+UseG1GC", "-XX:G1HeapRegionSize=16m", "-XX:G1ReservePercent=25",
@@ -318,7 +322,8 @@ def pick_ports():
     raise RuntimeError("no free ports")
 
 
-def write_broker_conf(workdir, namesrv_port, broker_port):
+def write_broker_conf(workdir, namesrv_port, broker_port, extra=None, name="broker.conf"):
+    """`extra`: keys added to / overriding the common configuration (a family's scenario)."""
     store = Path(workdir, "store")
     store.mkdir(parents=True, exist_ok=True)
     conf = {
@@ -337,7 +342,8 @@ def write_broker_conf(workdir, namesrv_port, broker_port):
         "deleteWhen": "04",
         "fileReservedTime": "48",
     }
-    path = Path(workdir, "broker.conf")
+    conf.update({k: str(v) for k, v in (extra or {}).items()})
+    path = Path(workdir, name)
     path.write_text("".join(f"{k}={v}\n" for k, v in conf.items()))
     return path
 
@@ -363,8 +369,9 @@ CEILING_KINDS = ("nostore", "append")
 class Broker:
     """A running broker under test: `kind` is "java" or "ferro"."""
 
-    def __init__(self, kind, args, workdir, logdir):
+    def __init__(self, kind, args, workdir, logdir, extra_conf=None):
         self.kind = kind
+        self.extra_conf = extra_conf or {}
         self.args = args
         self.workdir = Path(workdir)
         self.logdir = Path(logdir)
@@ -376,7 +383,7 @@ class Broker:
 
     # -- start ---------------------------------------------------------------------------
     def start(self, probe_topic):
-        conf = write_broker_conf(self.workdir, self.namesrv_port, self.broker_port)
+        conf = write_broker_conf(self.workdir, self.namesrv_port, self.broker_port, self.extra_conf)
         t_first_spawn = time.monotonic()
         if self.kind == "ferro":
             b = Proc("ferromq", [self.args.ferromq, "standalone", "-c", str(conf),
@@ -757,6 +764,14 @@ def machine_info():
     return info
 
 
+def family_module(name):
+    """bench/<name>.py. It gets this module as `ctx` (Broker, Proc, run_generator, CONFIG, ...)
+    instead of importing it, so that the process registry stop_all() empties is the same."""
+    import importlib
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    return importlib.import_module(name)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ferromq", required=True, help="ferromq binary")
@@ -796,8 +811,9 @@ def main():
           "java_tool": args.java_tool_kind, "broker_jvm_opts": broker_jvm_opts(),
           "namesrv_jvm_opts": namesrv_jvm_opts(), "client_jvm_opts": client_jvm_opts(),
           "add_opens": ADD_OPENS})
+    fams = CONFIG["families"]
     try:
-        for rnd in range(1, CONFIG["rounds"] + 1):
+        for rnd in range(1, CONFIG["rounds"] + 1 if "send" in fams else 1):
             for size in CONFIG["sizes"]:
                 for producers in CONFIG["producers"]:
                     for kind in CONFIG["brokers"]:
@@ -809,7 +825,7 @@ def main():
                             f"first_send={rec.get('first_send_s')}s "
                             f"{'ANOMALIES: ' + '; '.join(rec['anomalies']) if rec['anomalies'] else ''}")
                         emit(rec)
-        for rnd in range(1, CONFIG["java_tool_rounds"] + 1):
+        for rnd in range(1, CONFIG["java_tool_rounds"] + 1 if "javatool" in fams else 1):
             for sc in CONFIG["java_tool_scenarios"]:
                 size, threads = (int(x) for x in sc.lower().split("x"))
                 for kind in [k for k in CONFIG["brokers"] if k not in CEILING_KINDS]:
@@ -819,6 +835,11 @@ def main():
                         f"consume tps={rec.get('consume_tps')} rss={rec.get('peak_rss_total_mib')}MiB "
                         f"{'ANOMALIES: ' + '; '.join(rec['anomalies']) if rec['anomalies'] else ''}")
                     emit(rec)
+        for fam in fams:
+            if fam in ("send", "javatool"):
+                continue
+            log(f"family {fam}")
+            family_module(fam).run(sys.modules[__name__], args, emit)
     finally:
         stop_all()
         emit({"type": "end", "ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "loadavg": loadavg(),

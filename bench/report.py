@@ -11,6 +11,7 @@ import json
 import statistics
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 
 def med(xs):
@@ -242,8 +243,23 @@ def main(paths):
         w("</details>")
         w("")
 
+    # ---- the families in bench/<name>.py ------------------------------------------------
+    fams = (metas[0].get("config", {}).get("families") if metas else None) or []
+    others = []
+    for fam in fams:
+        if fam in ("send", "javatool"):
+            continue
+        import importlib
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        mod = importlib.import_module(fam)
+        frecs = [r for r in recs if r.get("family") == fam]
+        if frecs:
+            w(mod.report(frecs))
+            w("")
+        others += frecs
+
     # ---- problems -----------------------------------------------------------------------
-    anomalous = [r for r in gens + tools if r.get("anomalies")]
+    anomalous = [r for r in gens + tools + others if r.get("anomalies")]
     if anomalous:
         w("### Anomalies")
         w("")
