@@ -54,6 +54,12 @@ enum Command {
     Bench(ferromq::bench::BenchArgs),
     /// The box's limit for the benchmark: answers sends and pulls without a store.
     Ceiling(ferromq::bench::ceiling::CeilingArgs),
+    /// Load generator for consumers (N connections, tailing or catching up).
+    BenchConsume(ferromq::bench::consume::ConsumeBenchArgs),
+    /// Load generator for scale (many topics and queues, many consumer clients).
+    BenchScale(ferromq::bench::scale::ScaleBenchArgs),
+    /// Load generator for timer messages (enqueue, pending, delivery lateness).
+    BenchTimer(ferromq::bench::timer::TimerBenchArgs),
     /// Run name server and broker in one process (the default).
     Standalone {
         /// broker.conf in properties format.
@@ -170,6 +176,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 return Err(format!("{} send errors, {} of {} consumed", report.send_errors, report.consumed, report.sent).into());
             }
         }
+        Command::BenchConsume(args) => println!("{}", ferromq::bench::consume::run(args).await?),
+        Command::BenchScale(args) => println!("{}", ferromq::bench::scale::run(args).await?),
+        Command::BenchTimer(args) => println!("{}", ferromq::bench::timer::run(args).await?),
         Command::Ceiling(args) => {
             let (addr, _task) = ferromq::bench::ceiling::start(&args).await?;
             println!("ceiling ({:?}) listening on {addr}", args.mode);

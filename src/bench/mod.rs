@@ -5,6 +5,9 @@
 //! end-to-end latency (store timestamp to receipt) and errors.
 
 pub mod ceiling;
+pub mod consume;
+pub mod scale;
+pub mod timer;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
