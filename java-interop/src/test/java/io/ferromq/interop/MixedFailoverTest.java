@@ -133,15 +133,17 @@ class MixedFailoverTest {
                 String when = " (cycle " + cycle + " of " + KILLS + ")";
                 int target = ThreadLocalRandom.current().nextInt(30, 400);
                 long ackedBefore = load.acked.size();
+                long phaseStart = System.nanoTime();
                 load.startPhase();
                 Await.until(target + " SEND_OKs in this phase" + when, STEP,
                     () -> load.phaseAcks.get() >= target, load::state);
+                long phaseMs = ms(phaseStart);
                 c.kill(masterProc);
                 load.stopPhase();
                 long stoppedAt = System.nanoTime();
                 Map<String, Ack> acked = new HashMap<>(load.acked);
                 log(slaveKind + " slave" + when + ": killed " + masterProc + " after " + load.phaseAcks.get()
-                    + " SEND_OKs in the phase (target " + target + "), " + acked.size() + " acked in all, "
+                    + " SEND_OKs in the " + phaseMs + " ms phase (target " + target + "), " + acked.size() + " acked in all, "
                     + load.state());
                 assertTrue(acked.size() >= ackedBefore + target, "acknowledgements recorded" + when);
 
