@@ -24,7 +24,7 @@ done
 # master/slave pairs both ways. Last, so that the suites above (which run
 # ReplicationTest only when Apache's classpath is already resolved) stay
 # ferromq-only on a clean clone.
-echo "== Mixed clusters with Apache RocketMQ 4.9.7 (ReplicationTest, MixedNamesrvTest) =="
+echo "== Mixed clusters with Apache RocketMQ 4.9.7 (ReplicationTest, MixedNamesrvTest, MixedFailoverTest) =="
 mvn -B --no-transfer-progress -f java-interop/pom.xml verify \
-  -Dinterop.target=apache -Dtest=ReplicationTest,MixedNamesrvTest -Dsurefire.failIfNoSpecifiedTests=false \
+  -Dinterop.target=apache -Dtest=ReplicationTest,MixedNamesrvTest,MixedFailoverTest -Dsurefire.failIfNoSpecifiedTests=false \
   -Dferromq.bin="$PWD/target/release/ferromq"
