@@ -2,6 +2,8 @@
 //! `CleanConsumeQueueService`): refuse writes when the disk is nearly full,
 //! delete commit log files older than `fileReservedTime` at `deleteWhen`
 //! (or at once when the disk fills), and trim the derived data to match.
+//! A file holding a timer not yet delivered is kept until it is, unless the
+//! disk forces its deletion (`diskMaxUsedSpaceRatio`).
 
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
@@ -14,6 +16,15 @@ const CHECK_EVERY: Duration = Duration::from_secs(1);
 const DELETE_BATCH_MAX: usize = 10;
 
 use super::os::disk_usage;
+
+/// How long ago `path` was last modified (zero if unknown).
+fn age(path: &std::path::Path, now: SystemTime) -> Duration {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|m| now.duration_since(m).ok())
+        .unwrap_or(Duration::ZERO)
+}
 
 fn local_hour() -> u32 {
     let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
@@ -42,37 +53,54 @@ impl MessageStore {
         self.set_disk_full(usage > self.config.disk_warning_ratio);
         let forcibly = usage > self.config.disk_clean_forcibly_ratio;
         let time_up = self.config.delete_when.contains(&local_hour());
-        if time_up || usage > self.config.disk_max_used_ratio {
-            self.delete_expired_files(forcibly);
+        let disk_pressed = usage > self.config.disk_max_used_ratio;
+        if time_up || disk_pressed {
+            self.delete_files(forcibly, forcibly || disk_pressed);
         }
     }
 
     /// Deletes expired commit log files (all but the newest); with `forcibly`
-    /// the oldest go even if not expired. Returns how many were deleted.
+    /// the oldest go even if not expired, and so do timers not yet delivered.
+    /// Returns how many were deleted.
     pub fn delete_expired_files(&self, forcibly: bool) -> usize {
+        self.delete_files(forcibly, forcibly)
+    }
+
+    /// As `delete_expired_files`; unless `drop_pending` (the disk forces
+    /// it), deletion stops at a file holding the message of a timer not yet
+    /// delivered, which would otherwise be lost.
+    fn delete_files(&self, forcibly: bool, drop_pending: bool) -> usize {
         let reserved = Duration::from_secs(self.config.file_reserved_hours * 3600);
         let now = SystemTime::now();
         let mut budget = DELETE_BATCH_MAX;
+        let mut dropped = 0;
         let deleted = self.commit_log.delete_front_while(|f| {
-            if budget == 0 {
+            if budget == 0 || !(forcibly || age(f.path(), now) > reserved) {
                 return false;
             }
-            let age = std::fs::metadata(f.path())
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|m| now.duration_since(m).ok())
-                .unwrap_or(Duration::ZERO);
-            let go = forcibly || age > reserved;
-            if go {
-                budget -= 1;
-                tracing::info!(file = %f.path().display(), forcibly, "deleting commit log file");
+            let range = (f.start(), f.start() + f.size() as i64);
+            if drop_pending {
+                dropped += self.pending_in(range, usize::MAX);
+            } else if self.pending_in(range, 1) > 0 {
+                tracing::info!(file = %f.path().display(), "expired commit log file kept: it holds timers not yet delivered");
+                return false;
             }
-            go
+            budget -= 1;
+            tracing::info!(file = %f.path().display(), forcibly, "deleting commit log file");
+            true
         });
+        if dropped > 0 {
+            tracing::warn!(dropped, "the disk forced deleting commit log files holding timers not yet delivered; those timers are lost");
+        }
         if deleted > 0 {
             self.clean_expired_consume_queues();
         }
         deleted
+    }
+
+    /// What the dispatchers still need in the commit log range, up to `at_most`.
+    fn pending_in(&self, (start, end): (i64, i64), at_most: usize) -> usize {
+        self.dispatchers.iter().map(|d| d.pending_in(start, end, at_most)).fold(0, usize::saturating_add)
     }
 
     /// Trims the derived data (consume queues, index) to the commit log's

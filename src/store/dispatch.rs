@@ -103,6 +103,14 @@ pub trait Dispatcher: Send + Sync {
         Ok(())
     }
 
+    /// Retention: how many records in the commit log range
+    /// `[phy_start, phy_end)` this dispatcher still has to act on (timers
+    /// not yet delivered), counting up to `at_most`. Retention keeps a file
+    /// holding any, unless the disk forces its deletion.
+    fn pending_in(&self, _phy_start: i64, _phy_end: i64, _at_most: usize) -> usize {
+        0
+    }
+
     /// Retention: drops data wholly before `min_phy` (the commit log's
     /// first remaining offset).
     fn delete_before(&self, min_phy: i64);

@@ -128,3 +128,64 @@ fn the_delivered_message_goes_to_its_real_queue_with_5x_properties() {
     assert_eq!(props.get("TAGS"), Some("A"));
     assert!(props.get(tp::TIMER_OUT_MS).is_some());
 }
+
+/// A timer message for `real` due at slot `out`, stored as `transform` leaves it.
+fn put_timer(b: &Broker, real: &str, out: i64) -> i64 {
+    let out = out.to_string();
+    let mut m = msg(&[(tp::TIMER_OUT_MS, &out), (p::REAL_TOPIC, real), (p::REAL_QUEUE_ID, "0")]);
+    m.topic = TIMER_TOPIC.into();
+    m.queue_id = 0;
+    b.store.put_message(&m).unwrap().wrote_offset
+}
+
+/// Returns once the clock is past `ms` (the delivery service's clock).
+fn wait_past(ms: i64) {
+    while now_ms() <= ms {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn after_retention_trims_the_timer_log_a_pending_timer_is_delivered_once_and_never_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = 1 << 16;
+    let settings = [("mappedFileSizeCommitLog", "65536"), ("timerPrecisionMs", "100"), ("fileReservedTime", "1")];
+    let b = crate::broker::test_broker(dir.path(), &settings);
+    let timer = b.timer.clone().unwrap();
+    // The first file full of timers that fall due and are delivered.
+    let early = timer.config().slot_of(now_ms() + 200);
+    let mut n = 0;
+    while b.store.commit_log_max_offset() <= size {
+        put_timer(&b, "E", early);
+        n += 1;
+    }
+    wait_past(early);
+    assert!(deliver_due(&b, &timer));
+    assert_eq!(b.store.max_offset_in_queue("E", 0), n);
+    while b.store.commit_log_max_offset() <= 2 * size {
+        b.store.put_message(&msg(&[])).unwrap();
+    }
+    // One timer still pending in the newest file; everything else expires.
+    let due = timer.config().slot_of(now_ms() + 1000);
+    let pending = put_timer(&b, "U", due);
+    let old = std::time::SystemTime::now() - Duration::from_secs(2 * 3600);
+    for f in std::fs::read_dir(dir.path().join("commitlog")).unwrap() {
+        std::fs::File::options().write(true).open(f.unwrap().path()).unwrap().set_modified(old).unwrap();
+    }
+    assert!(b.store.delete_expired_files(false) >= 2);
+    assert!(b.store.look_message_by_offset(pending).is_some());
+    let mut head = vec![1u8; 4096];
+    use std::os::unix::fs::FileExt;
+    std::fs::File::open(dir.path().join("timer").join("log")).unwrap().read_exact_at(&mut head, 0).unwrap();
+    assert!(head.iter().all(|b| *b == 0), "the delivered timers' records are punched out");
+    wait_past(due);
+    assert!(deliver_due(&b, &timer));
+    assert!(deliver_due(&b, &timer), "a second walk delivers nothing again");
+    let got = b.store.get_message("U", 0, 0, 32, &|_| true);
+    let got = MessageExt::decode_all(&got.body()).unwrap();
+    assert_eq!(got.len(), 1, "delivered once");
+    let props = &got[0].properties;
+    assert_eq!(props.get(TIMER_ORIGIN), Some(pending.to_string().as_str()));
+    let dequeued: i64 = props.get(tp::TIMER_DEQUEUE_MS).unwrap().parse().unwrap();
+    assert!(dequeued >= due, "never early: {dequeued} < {due}");
+}

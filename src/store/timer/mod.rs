@@ -12,11 +12,17 @@
 //! first delivery is in the commit log, so after a crash recovery replays
 //! from there and the service knows which timers of the slot are already
 //! out: each is delivered once, whatever the moment of the crash.
+//!
+//! Retention asks [`TimerStore::pending_in`] before deleting a commit log
+//! file, so that a timer's message stays until it is delivered (unless the
+//! disk forces the deletion), and trims the log's front in
+//! `delete_before`: the blocks holding only records of delivered timers are
+//! punched out, every position staying where it was.
 
 pub mod log;
 pub mod wheel;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -26,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dispatch::{DispatchRequest, Dispatcher};
 use super::StoreError;
-use log::{TimerLog, TimerRecord, RECORD_SIZE};
+use log::{decode, TimerLog, TimerRecord, PUNCH_BLOCK, RECORD_SIZE};
 use wheel::{Slot, TimerWheel};
 
 pub use crate::protocol::topics::TIMER_TOPIC;
@@ -107,6 +113,37 @@ struct Inner {
     delivered_first_phy: i64,
     delivered: HashMap<i64, i64>,
     pending: HashMap<String, i64>,
+    /// Every record before this log position is of a delivered timer: scans
+    /// for pending timers start here rather than at the log's front.
+    settled: u64,
+}
+
+/// Delivery progress at one moment. It only moves forward (recovery aside),
+/// so a timer this calls delivered stays delivered.
+struct Progress {
+    cursor_ms: i64,
+    slot_ms: i64,
+    origins: HashSet<i64>,
+}
+
+impl Progress {
+    /// Not yet delivered: its slot is not behind the delivery cursor nor
+    /// the slot being delivered, and if it is that slot, not among its
+    /// deliveries.
+    fn pending(&self, r: &TimerRecord) -> bool {
+        let slot = r.deliver_ms;
+        !(slot < self.cursor_ms || slot < self.slot_ms || (slot == self.slot_ms && self.origins.contains(&r.phy_offset)))
+    }
+}
+
+/// What a scan of the log works on, taken under the lock: records in
+/// `front..len` are whole and never change (only a trim, which the scans
+/// exclude, punches them).
+struct LogView {
+    front: u64,
+    len: u64,
+    settled: u64,
+    progress: Progress,
 }
 
 pub struct TimerStore {
@@ -120,6 +157,9 @@ pub struct TimerStore {
     checkpoint: PathBuf,
     /// What the last checkpoint held (see `write_checkpoint`).
     last_written: Mutex<Option<CheckpointKey>>,
+    /// Held by retention's scans and the punch, so that no scan reads a
+    /// record while it is being punched.
+    trim: Mutex<()>,
 }
 
 /// A checkpoint is written again only when one of these changed; the
@@ -152,6 +192,7 @@ impl TimerStore {
         let wheel_file = File::open(dir.join("wheel"))?;
         let inner = Inner {
             log_max_phy: log.last().map_or(-1, |(_, r)| r.phy_offset),
+            settled: log.front(),
             wheel,
             seen_to: ck.seen_to,
             counted_to: ck.seen_to,
@@ -170,7 +211,7 @@ impl TimerStore {
                 inner.wheel.put(r.deliver_ms, Slot { time_ms: r.deliver_ms, head: pos, count: s.count + 1 })?;
             }
         }
-        let store = TimerStore { cfg, inner: Mutex::new(inner), reader, wheel_file, checkpoint, last_written: Mutex::new(None) };
+        let store = TimerStore { cfg, inner: Mutex::new(inner), reader, wheel_file, checkpoint, last_written: Mutex::new(None), trim: Mutex::new(()) };
         // Records the wheel's shape at once (a crash may come before any flush).
         if ck.precision_ms == 0 {
             store.write_checkpoint()?;
@@ -229,6 +270,128 @@ impl TimerStore {
         self.lock().pending.values().sum()
     }
 
+    /// How many timers not yet delivered have their message in the commit
+    /// log range `[phy_start, phy_end)`, counting up to `at_most`. On a log
+    /// it cannot read it answers `at_most`: retention then keeps the file.
+    pub fn pending_in(&self, phy_start: i64, phy_end: i64, at_most: usize) -> usize {
+        match self.count_pending(phy_start, phy_end, at_most) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(phy_start, phy_end, "timer log unreadable, counting its timers as pending: {e}");
+                at_most
+            }
+        }
+    }
+
+    /// The log is appended in commit log order, so the records of a range
+    /// are contiguous: found by binary search, then scanned from there (or
+    /// from `settled`, if later: what is before it is delivered).
+    fn count_pending(&self, phy_start: i64, phy_end: i64, at_most: usize) -> Result<usize, StoreError> {
+        let _trim = self.trim.lock().unwrap_or_else(|e| e.into_inner());
+        let v = self.view();
+        let first = self.lower_bound(&v, phy_start)?;
+        let from = first.max(v.settled);
+        let (mut n, mut first_pending) = (0, None);
+        let stop = self.scan(from, v.len, |pos, r| {
+            if r.phy_offset >= phy_end || n >= at_most {
+                return false;
+            }
+            if v.progress.pending(r) {
+                n += 1;
+                first_pending.get_or_insert(pos);
+            }
+            n < at_most
+        })?;
+        if first <= v.settled {
+            self.settle(first_pending.unwrap_or(stop));
+        }
+        Ok(n)
+    }
+
+    /// Retention's trim: punches out the log's front up to the first record
+    /// still needed, a timer not yet delivered or one whose message is at or
+    /// past `min_phy` (the commit log's first offset).
+    fn trim_front(&self, min_phy: i64) -> Result<(), StoreError> {
+        let _trim = self.trim.lock().unwrap_or_else(|e| e.into_inner());
+        let v = self.view();
+        let from = v.settled.max(v.front);
+        let delivered_to = self.scan(from, v.len, |_, r| r.phy_offset < min_phy && !v.progress.pending(r))?;
+        self.settle(delivered_to);
+        let needed = delivered_to.min(self.lower_bound(&v, min_phy)?);
+        if needed / PUNCH_BLOCK <= v.front / PUNCH_BLOCK {
+            return Ok(()); // not one more whole block
+        }
+        // The records up to the tail are on disk before any is punched: a
+        // crash then cannot tear the tail back into the hole (see TimerLog::open).
+        self.reader.sync_data()?;
+        let mut i = self.lock();
+        if i.log.punch_front(needed)? {
+            tracing::info!(front = i.log.front(), "timer log front punched out (delivered timers)");
+        }
+        Ok(())
+    }
+
+    fn view(&self) -> LogView {
+        let i = self.lock();
+        LogView {
+            front: i.log.front(),
+            len: i.log.len(),
+            settled: i.settled.clamp(i.log.front(), i.log.len()),
+            progress: Progress { cursor_ms: i.cursor_ms, slot_ms: i.delivered_slot_ms, origins: i.delivered.keys().copied().collect() },
+        }
+    }
+
+    /// Records that every record before `pos` is of a delivered timer.
+    fn settle(&self, pos: u64) {
+        let mut i = self.lock();
+        i.settled = i.settled.max(pos).min(i.log.len());
+    }
+
+    /// Position of the first record in the view whose message is at or past
+    /// `phy` (the view's end if none).
+    fn lower_bound(&self, v: &LogView, phy: i64) -> Result<u64, StoreError> {
+        let (mut lo, mut hi) = (v.front / RECORD_SIZE, v.len / RECORD_SIZE);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.read_record(mid * RECORD_SIZE)?.phy_offset < phy {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo * RECORD_SIZE)
+    }
+
+    fn read_record(&self, pos: u64) -> Result<TimerRecord, StoreError> {
+        let mut b = [0u8; RECORD_SIZE as usize];
+        self.reader.read_exact_at(&mut b, pos)?;
+        decode(&b).ok_or_else(|| StoreError::Corrupt(format!("timer log record at {pos} is missing")))
+    }
+
+    /// Calls `f` with each record in `[from, to)` (record positions) until
+    /// it returns false; where it stopped (`to` if it never did). Reads in
+    /// chunks: retention may scan a whole commit log file's timers.
+    fn scan(&self, from: u64, to: u64, mut f: impl FnMut(u64, &TimerRecord) -> bool) -> Result<u64, StoreError> {
+        const CHUNK: u64 = 512 * RECORD_SIZE;
+        let mut buf = vec![0u8; CHUNK as usize];
+        let mut pos = from;
+        while pos < to {
+            let n = CHUNK.min(to - pos) as usize;
+            self.reader.read_exact_at(&mut buf[..n], pos)?;
+            for raw in buf[..n].chunks_exact(RECORD_SIZE as usize) {
+                let r = <&[u8; RECORD_SIZE as usize]>::try_from(raw).ok().and_then(decode);
+                let Some(r) = r else {
+                    return Err(StoreError::Corrupt(format!("timer log record at {pos} is missing")));
+                };
+                if !f(pos, &r) {
+                    return Ok(pos);
+                }
+                pos += RECORD_SIZE;
+            }
+        }
+        Ok(pos)
+    }
+
     fn write_checkpoint(&self) -> Result<(), StoreError> {
         let (ck, key) = {
             let i = self.lock();
@@ -283,8 +446,10 @@ impl Iterator for Chain<'_> {
                 tracing::error!(pos = self.next, "timer log unreadable: {e}");
                 return None;
             }
-            let be64 = |r: std::ops::Range<usize>| i64::from_be_bytes(b[r].try_into().unwrap());
-            let r = TimerRecord { deliver_ms: be64(0..8), phy_offset: be64(8..16), size: i32::from_be_bytes(b[16..20].try_into().unwrap()), prev: be64(24..32) };
+            // A punched record: it and all before it are of delivered
+            // timers (the log's front is punched only up to the first
+            // pending one), so the rest of the chain is done.
+            let r = decode(&b)?;
             if r.prev >= self.next {
                 tracing::error!(pos = self.next, "timer log chain points forward; slot cut short");
                 return None;
@@ -376,12 +541,22 @@ impl Dispatcher for TimerStore {
         i.delivered.retain(|_, at| *at < phy_max);
         i.seen_to = i.seen_to.min(phy_max);
         i.counted_to = i.counted_to.min(phy_max);
+        // Deliveries were dropped with the cut: their timers are pending again.
+        i.settled = i.log.front();
         Ok(())
     }
 
-    /// The log is never cut in front: a timer's record is 32 bytes, and its
-    /// message leaving the commit log is noticed at delivery.
-    fn delete_before(&self, _min_phy: i64) {}
+    fn pending_in(&self, phy_start: i64, phy_end: i64, at_most: usize) -> usize {
+        TimerStore::pending_in(self, phy_start, phy_end, at_most)
+    }
+
+    /// Punches out the log's front (see `trim_front`); a failure only
+    /// leaves the log longer.
+    fn delete_before(&self, min_phy: i64) {
+        if let Err(e) = self.trim_front(min_phy) {
+            tracing::warn!(min_phy, "trimming the timer log's front failed: {e}");
+        }
+    }
 
     fn flush(&self) -> Result<(), StoreError> {
         self.write_checkpoint()

@@ -148,3 +148,132 @@ fn delivery_starts_on_a_slot_boundary_after_what_is_done() {
     put_delivery(&s, "T", now + 20_000, a);
     assert_eq!(t.start_cursor(now), CFG.slot_of(now + 20_000), "the slot being delivered is walked again");
 }
+
+/// Commit log files, oldest first.
+fn commit_log_files(cfg: &StoreConfig) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(cfg.root.join("commitlog")).unwrap().map(|e| e.unwrap().path()).collect();
+    v.sort();
+    v
+}
+
+/// Plain messages until the commit log has written into its `n`th file
+/// (counted by offset: the next file may be created ahead).
+fn fill_to(s: &MessageStore, cfg: &StoreConfig, n: usize) {
+    while s.commit_log_max_offset() <= ((n - 1) * cfg.commit_log_file_size) as i64 {
+        s.put_message(&msg("Fill", 0, "filler", "A")).unwrap();
+    }
+}
+
+/// Makes every commit log file two hours old (past a one-hour retention).
+fn age_files(cfg: &StoreConfig) {
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600);
+    for f in commit_log_files(cfg) {
+        std::fs::File::options().write(true).open(f).unwrap().set_modified(then).unwrap();
+    }
+}
+
+fn retention_config(dir: &std::path::Path, file_size: usize) -> StoreConfig {
+    StoreConfig { file_reserved_hours: 1, ..config(dir, file_size) }
+}
+
+/// The delivery service's walk of one slot: the timers it would put back.
+fn to_deliver(s: &MessageStore, t: &TimerStore, slot: i64) -> Vec<i64> {
+    t.chain(slot)
+        .unwrap()
+        .filter(|r| !t.is_delivered(slot, r.phy_offset))
+        .inspect(|r| assert!(s.look_message_by_offset(r.phy_offset).is_some(), "its message is still there"))
+        .map(|r| r.phy_offset)
+        .collect()
+}
+
+#[test]
+fn retention_keeps_a_file_holding_a_pending_timer_until_it_is_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = retention_config(dir.path(), 4096);
+    let (s, t) = open(&cfg);
+    let due = CFG.slot_of(crate::store::now_ms() + 30_000);
+    fill_to(&s, &cfg, 2);
+    let timer = put_timer(&s, "T", due);
+    assert!(timer >= 4096, "in the second file");
+    fill_to(&s, &cfg, 4);
+    age_files(&cfg);
+    assert_eq!(s.delete_expired_files(false), 1, "the first file goes, the second holds the timer");
+    assert_eq!(s.commit_log_min_offset(), 4096);
+    assert_eq!(s.delete_expired_files(false), 0, "expired, but its timer is pending");
+    assert_eq!(to_deliver(&s, &t, due), vec![timer]);
+    put_delivery(&s, "T", due, timer);
+    age_files(&cfg);
+    assert!(s.delete_expired_files(false) >= 2, "delivered: the second file goes with the third");
+    assert!(s.commit_log_min_offset() > timer);
+    assert!(s.look_message_by_offset(timer).is_none());
+}
+
+#[test]
+fn a_forced_deletion_drops_pending_timers() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = retention_config(dir.path(), 4096);
+    let (s, t) = open(&cfg);
+    let due = CFG.slot_of(crate::store::now_ms() + 30_000);
+    let timer = put_timer(&s, "T", due);
+    put_timer(&s, "T", due + 1000);
+    fill_to(&s, &cfg, 3);
+    assert_eq!(t.pending_in(0, 4096, usize::MAX), 2);
+    assert_eq!(t.pending_in(0, 4096, 1), 1, "counts up to at_most");
+    assert_eq!(t.pending_in(4096, 8192, usize::MAX), 0);
+    // Not expired and pending: only the disk forces it out.
+    assert_eq!(s.delete_expired_files(false), 0);
+    assert_eq!(s.delete_expired_files(true), 2);
+    assert!(s.look_message_by_offset(timer).is_none());
+}
+
+#[test]
+fn the_log_front_is_punched_and_pending_timers_survive_it_and_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = retention_config(dir.path(), 1 << 16);
+    let now = crate::store::now_ms();
+    let (early, late) = (CFG.slot_of(now + 10_000), CFG.slot_of(now + 20_000));
+    let (pending, linked) = put_timer_after_delivered(&cfg, early, late);
+    let log_path = cfg.root.join("timer").join("log");
+    let blocks_before = std::os::unix::fs::MetadataExt::blocks(&std::fs::metadata(&log_path).unwrap());
+    let (s, t) = open(&cfg);
+    age_files(&cfg);
+    assert_eq!(s.delete_expired_files(false), 2, "both older files hold delivered timers only");
+    let mut head = vec![1u8; PUNCH_BLOCK as usize];
+    std::fs::File::open(&log_path).unwrap().read_exact_at(&mut head, 0).unwrap();
+    assert!(head.iter().all(|b| *b == 0), "the delivered timers' records are punched out");
+    let blocks_after = std::os::unix::fs::MetadataExt::blocks(&std::fs::metadata(&log_path).unwrap());
+    assert!(blocks_after < blocks_before, "{blocks_after} blocks, {blocks_before} before");
+    let early_left = chain(&t, early).len();
+    assert!(early_left > 0 && early_left < linked, "the early slot's chain stops at the hole: {early_left} of {linked}");
+    assert_eq!(to_deliver(&s, &t, late), vec![pending], "the pending timer is delivered, once");
+    assert_eq!(t.pending_in(0, i64::MAX, usize::MAX), 1);
+    // A reopen finds the punched front and goes on appending after the tail.
+    s.shutdown().unwrap();
+    drop((s, t));
+    let (s, t) = open(&cfg);
+    assert_eq!(to_deliver(&s, &t, late), vec![pending]);
+    let more = put_timer(&s, "T", late);
+    assert_eq!(to_deliver(&s, &t, late), vec![more, pending]);
+    put_delivery(&s, "T", late, pending);
+    assert_eq!(to_deliver(&s, &t, late), vec![more]);
+    assert_eq!(t.pending_in(0, i64::MAX, usize::MAX), 1);
+}
+
+/// A store whose first two files hold only timers of `early`, delivered
+/// (the service walked past it), and whose newest file holds one timer of
+/// `late`, pending: that timer's offset and how many `early` ones there
+/// are. Stopped cleanly.
+fn put_timer_after_delivered(cfg: &StoreConfig, early: i64, late: i64) -> (i64, usize) {
+    let (s, t) = open(cfg);
+    let mut n = 0;
+    while s.commit_log_max_offset() <= cfg.commit_log_file_size as i64 {
+        put_timer(&s, "T", early);
+        n += 1;
+    }
+    assert!((n as u64) * RECORD_SIZE > 2 * PUNCH_BLOCK, "{n} records: more than two blocks of the log");
+    t.set_cursor(early + CFG.precision_ms);
+    fill_to(&s, cfg, 3);
+    let pending = put_timer(&s, "U", late);
+    s.shutdown().unwrap();
+    (pending, n)
+}
