@@ -314,8 +314,9 @@ def one_run(ctx, args, cfg, kind, role, producers, rnd):
            "loadavg_before": ctx.loadavg()}
     if ctx.CONFIG["idle_wait_s"] > 0:
         rec["idle_wait_s"], rec["busy_cores_before"] = ctx.wait_for_quiet(ctx.CONFIG["idle_wait_s"])
-    pair = Pair(ctx, kind, args, workdir, logdir, role)
+    pair = None
     try:
+        pair = Pair(ctx, kind, args, workdir, logdir, role)
         try:
             pair.start()
         finally:
@@ -352,7 +353,7 @@ def one_run(ctx, args, cfg, kind, role, producers, rnd):
     except Exception as e:  # noqa: BLE001
         rec["error"] = f"{type(e).__name__}: {e}"
     finally:
-        rec["stop"] = pair.stop()
+        rec["stop"] = pair.stop() if pair else {}
         rec["loadavg_after"] = ctx.loadavg()
         # error, send errors, unconsumed messages, a process that died or exited badly
         a = ctx.anomalies_of(rec)
@@ -360,7 +361,7 @@ def one_run(ctx, args, cfg, kind, role, producers, rnd):
             a.append(f"slave did not catch up within {cfg['catchup_s']} s: master {rec.get('master_offsets')} "
                      f"slave {rec.get('slave_offsets')} (queues 0..{ctx.CONFIG['queues'] - 1}, commit log)")
         rec["anomalies"] = a
-        if a:
+        if a and pair:
             for r, p in pair.procs.items():
                 rec.setdefault("log_tail", {})[r] = ctx.tail(p.err_path, 20) + "\n" + ctx.tail(p.out_path, 10)
         if not args.keep_stores:

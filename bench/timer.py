@@ -13,9 +13,9 @@ Scenarios:
   * pending: TIMER_PENDING timers (TIMER_PENDING_SIZE-byte bodies, 16 connections) due in two
     hours, then the broker's RSS (VmHWM, RssAnon), timerPendingCount (brokerStatus) and the
     store's size on disk per directory (allocated blocks: commitlog, consumequeue, timer, ...).
-    Issue 15's figure is TIMER_PENDING=10000000 (about 14 minutes at the ~12 k/s measured on
-    this shared 2-core box, ~3.5 GB of commit log at 128 B); the full-mode default, 3 000 000,
-    is what fits in about 4 minutes of sending here.
+    Issue 15's figure is TIMER_PENDING=10000000 (8-14 minutes at the 12-20 k/s measured on
+    this shared 2-core box, ~3.3 GB of commit log at 128 B); the full-mode default, 3 000 000,
+    is what fits in about 2.5-4 minutes of sending here.
   * lateness: TIMER_LATENESS_MSGS timers due evenly over TIMER_WINDOW_S seconds (absolute
     TIMER_DELIVER_MS), each sent 5 s before it is due (a steady rate), while
     TIMER_LOAD_PRODUCERS connections send plain 1 KiB messages to another topic at full speed;
