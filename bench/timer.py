@@ -40,6 +40,8 @@ def config(ctx):
     q = ctx.QUICK
     return {
         "producers": [int(x) for x in ctx.env_str("TIMER_PRODUCERS", "1 16").split()],
+        # rounds of the enqueue scenario (plain and timer alternate; the report takes medians)
+        "rounds": ctx.env_int("TIMER_ROUNDS", 1),
         "enqueue_messages": ctx.env_int("TIMER_ENQUEUE_MSGS", 10000 if q else 100000),
         "size": ctx.env_int("TIMER_SIZE", 1024),
         "delay_sec": ctx.env_int("TIMER_DELAY_SEC", 3600),
@@ -57,16 +59,17 @@ def run(ctx, args, emit):
     cfg = config(ctx)
     plan = []
     if "enqueue" in cfg["scenarios"]:
-        for p in cfg["producers"]:
-            for kind in ("plain", "timer"):
-                plan.append(("enqueue", kind, p))
+        for rnd in range(1, cfg["rounds"] + 1):
+            for p in cfg["producers"]:
+                for kind in ("plain", "timer"):
+                    plan.append(("enqueue", kind, p, rnd))
     if "pending" in cfg["scenarios"]:
-        plan.append(("pending", "timer", cfg["pending_producers"]))
+        plan.append(("pending", "timer", cfg["pending_producers"], 1))
     if "lateness" in cfg["scenarios"]:
-        plan.append(("lateness", "timer", 2))
-    for scenario, kind, producers in plan:
-        ctx.log(f"timer: {scenario} {kind} x {producers}, ferro")
-        rec = one_run(ctx, args, cfg, scenario, kind, producers)
+        plan.append(("lateness", "timer", 2, 1))
+    for scenario, kind, producers, rnd in plan:
+        ctx.log(f"timer: {scenario} {kind} x {producers}, round {rnd}, ferro")
+        rec = one_run(ctx, args, cfg, scenario, kind, producers, rnd)
         r = rec.get("result") or {}
         s = r.get("send") or r.get("timer_send") or {}
         ctx.log(f"  -> tps={s.get('tps')} p99={s.get('p99_us')}us lateness p50/p99="
@@ -138,13 +141,13 @@ def store_usage_mib(store):
     return out, apparent
 
 
-def one_run(ctx, args, cfg, scenario, kind, producers):
+def one_run(ctx, args, cfg, scenario, kind, producers, rnd=1):
     messages = messages_of(cfg, scenario)
-    run_id = f"timer-{scenario}-{kind}-p{producers}-ferro"
+    run_id = f"timer-{scenario}-{kind}-p{producers}-r{rnd}-ferro"
     logdir = Path(args.logs, run_id)
     logdir.mkdir(parents=True, exist_ok=True)
     workdir = ctx.new_workdir(run_id)
-    rec = {"type": "timer", "family": FAMILY, "run_id": run_id, "broker": "ferro", "round": 1,
+    rec = {"type": "timer", "family": FAMILY, "run_id": run_id, "broker": "ferro", "round": rnd,
            "scenario": scenario, "kind": kind, "producers": producers, "messages": messages,
            "store_dir": str(workdir), "ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
            "loadavg_before": ctx.loadavg()}
@@ -231,6 +234,12 @@ def anomalies(rec, messages):
 # --------------------------------------------------------------------------------------------
 
 
+def _med(xs):
+    import statistics
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
 def _fmt(x, nd=0):
     if x is None:
         return "–"
@@ -252,28 +261,33 @@ def report(records):
     ok = [r for r in recs if not r.get("error") and r.get("result")]
     failed = [r for r in recs if r not in ok]
 
-    enq = defaultdict(dict)
+    enq = defaultdict(lambda: defaultdict(list))
     for r in ok:
         if r["scenario"] == "enqueue":
-            enq[r["producers"]][r["kind"]] = r
+            enq[r["producers"]][r["kind"]].append(r)
     if enq:
-        w("| enqueue, body × connections | plain TPS | timer TPS | timer / plain | p50 µs plain / timer | "
+        w("| enqueue, body × connections | runs | plain TPS | timer TPS | timer / plain | p50 µs plain / timer | "
           "p99 µs plain / timer | CPU s / 1M plain / timer | peak RSS MiB plain / timer |")
-        w("|---|--:|--:|--:|--:|--:|--:|--:|")
+        w("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
         for p in sorted(enq):
-            pl, tm = enq[p].get("plain"), enq[p].get("timer")
+            pl, tm = enq[p].get("plain", []), enq[p].get("timer", [])
 
-            def g(r, k):
-                return ((r or {}).get("result") or {}).get("send", {}).get(k)
+            def g(rs, k):
+                return _med([((r.get("result") or {}).get("send") or {}).get(k) for r in rs])
 
-            size = ((pl or tm)["result"]).get("size")
-            w(f"| {size} B × {p} | {_fmt(g(pl, 'tps'))} | {_fmt(g(tm, 'tps'))} | {_ratio(g(tm, 'tps'), g(pl, 'tps'))} | "
+            def f(rs, k):
+                return _med([r.get(k) for r in rs])
+
+            size = ((pl or tm)[0]["result"]).get("size")
+            w(f"| {size} B × {p} | {len(pl)} / {len(tm)} | {_fmt(g(pl, 'tps'))} | {_fmt(g(tm, 'tps'))} | "
+              f"{_ratio(g(tm, 'tps'), g(pl, 'tps'))} | "
               f"{_fmt(g(pl, 'p50_us'))} / {_fmt(g(tm, 'p50_us'))} | {_fmt(g(pl, 'p99_us'))} / {_fmt(g(tm, 'p99_us'))} | "
-              f"{_fmt((pl or {}).get('cpu_s_per_million'), 1)} / {_fmt((tm or {}).get('cpu_s_per_million'), 1)} | "
-              f"{_fmt((pl or {}).get('peak_rss_mib'))} / {_fmt((tm or {}).get('peak_rss_mib'))} |")
+              f"{_fmt(f(pl, 'cpu_s_per_million'), 1)} / {_fmt(f(tm, 'cpu_s_per_million'), 1)} | "
+              f"{_fmt(f(pl, 'peak_rss_mib'))} / {_fmt(f(tm, 'peak_rss_mib'))} |")
         w("")
-        w("Each cell a fresh broker; timers due in TIMER_DELAY_SEC (an hour), so none is delivered "
-          "during the run. Send only (no consumer). CPU = the broker's utime+stime per million sends.")
+        w("Medians over TIMER_ROUNDS; each run a fresh broker; timers due in TIMER_DELAY_SEC (an hour), "
+          "so none is delivered during the run. Send only (no consumer). CPU = the broker's "
+          "utime+stime per million sends.")
         w("")
 
     for r in ok:
