@@ -85,7 +85,7 @@ impl Warmer {
             return;
         }
         let mut st = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        if !st.file.as_ref().is_some_and(|f| f.start() == file.start()) {
+        if st.file.as_ref().is_none_or(|f| !Arc::ptr_eq(f, file)) {
             st.file = Some(file.clone());
         }
         if !st.pending {
