@@ -144,6 +144,7 @@ pub fn broker_defaults() -> Settings {
         ("haSlaveFallbehindMax", d("268435456")),
         ("slaveReadEnable", d("false")),
         ("accessMessageInMemoryMaxRatio", d("40")),
+        ("commitLogWarmAheadMb", crate::store::DEFAULT_WARM_AHEAD_MB.to_string()),
         ("deleteWhen", d("04")),
         ("fileReservedTime", d("72")),
         ("messageDelayLevel", d(DEFAULT_MESSAGE_DELAY_LEVEL)),
@@ -305,6 +306,8 @@ pub struct BrokerConfig {
     /// (`suggestWhichBrokerId`).
     pub slave_read_enable: bool,
     pub access_message_in_memory_max_ratio: u32,
+    /// `commitLogWarmAheadMb`, in bytes (0: off).
+    pub commit_log_warm_ahead: usize,
     /// The `-c` file, where run-time config changes are written back.
     pub config_file: Option<PathBuf>,
     /// `aclEnable`: check every request against the ACL files (see `acl`).
@@ -405,6 +408,7 @@ impl BrokerConfig {
             ha,
             slave_read_enable: s.bool("slaveReadEnable")?,
             access_message_in_memory_max_ratio: s.i64("accessMessageInMemoryMaxRatio")?.clamp(0, 100) as u32,
+            commit_log_warm_ahead: (s.i64("commitLogWarmAheadMb")?.clamp(0, 4096) as usize) << 20,
             namesrv_addrs: split_namesrv_addrs(&s.str("namesrvAddr")),
             listen_port: s.i64("listenPort")? as u16,
             metrics_port: s.i64("metricsPort")? as u16,
@@ -517,6 +521,7 @@ impl BrokerConfig {
             max_index_num: self.max_index_num,
             ha: self.ha.clone(),
             access_message_in_memory_max_ratio: self.access_message_in_memory_max_ratio,
+            commit_log_warm_ahead: self.commit_log_warm_ahead,
             ..StoreConfig::new(self.store_root.clone(), store_host)
         }
     }

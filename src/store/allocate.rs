@@ -34,6 +34,8 @@ struct State {
 struct Shared {
     dir: PathBuf,
     file_size: usize,
+    /// Bytes at the head of each prepared segment to fault in (warm-ahead).
+    warm_head: usize,
     state: Mutex<State>,
     cv: Condvar,
     /// Segments created by the thread, and by a roll itself.
@@ -47,10 +49,14 @@ pub struct Allocator {
 }
 
 impl Allocator {
-    pub fn start(dir: PathBuf, file_size: usize) -> Self {
+    /// `warm_head`: bytes at the head of each prepared segment to fault in
+    /// once it is made (see `warm`), so that a roll does not write into
+    /// cold pages; 0 for none.
+    pub fn start(dir: PathBuf, file_size: usize, warm_head: usize) -> Self {
         let shared = Arc::new(Shared {
             dir,
             file_size,
+            warm_head,
             state: Mutex::new(State::default()),
             cv: Condvar::new(),
             background: AtomicUsize::new(0),
@@ -135,6 +141,11 @@ impl Shared {
                 }
             };
             let made = MappedFile::open(&self.dir, start, self.file_size);
+            if let (Ok(f), true) = (&made, self.warm_head > 0) {
+                // Contents unchanged (all zeros): a segment prepared and
+                // never used is still dropped at load.
+                f.populate(0, self.warm_head);
+            }
             let mut st = self.state.lock().unwrap();
             st.busy = None;
             match made {
@@ -170,7 +181,7 @@ mod tests {
     #[test]
     fn a_requested_file_is_taken_ready_and_another_is_made_inline() {
         let dir = tempfile::tempdir().unwrap();
-        let a = Allocator::start(dir.path().to_path_buf(), 4096);
+        let a = Allocator::start(dir.path().to_path_buf(), 4096, 0);
         a.request(4096);
         assert!(a.wait_idle(Duration::from_secs(10)));
         assert!(dir.path().join("00000000000000004096").exists());
@@ -185,7 +196,7 @@ mod tests {
     #[test]
     fn a_stale_ready_file_is_removed() {
         let dir = tempfile::tempdir().unwrap();
-        let a = Allocator::start(dir.path().to_path_buf(), 4096);
+        let a = Allocator::start(dir.path().to_path_buf(), 4096, 0);
         a.request(0);
         assert!(a.wait_idle(Duration::from_secs(10)));
         a.request(4096);

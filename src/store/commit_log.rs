@@ -9,6 +9,7 @@ use crate::protocol::message::{BLANK_MAGIC_CODE, MESSAGE_MAGIC_CODE};
 
 use super::allocate::Allocator;
 use super::mapped_file::{MappedFile, MappedFileQueue};
+use super::warm::Warmer;
 use super::StoreError;
 
 /// The smallest end-of-file blank record: size + magic.
@@ -22,6 +23,8 @@ pub struct CommitLog {
     /// Whether the segment after the current one was asked for since the
     /// start (the first append asks; each roll asks for the one after).
     next_requested: AtomicBool,
+    /// Keeps pages ahead of the write position faulted in (`commitLogWarmAheadMb`).
+    warmer: Warmer,
 }
 
 /// Where an appended batch of records landed.
@@ -39,13 +42,20 @@ pub struct ScannedRecord {
 
 impl CommitLog {
     pub fn load(dir: &Path, file_size: usize) -> Result<Self, StoreError> {
+        Self::load_with(dir, file_size, 0)
+    }
+
+    /// As `load`, keeping `warm_ahead` bytes beyond the write position (and
+    /// at the head of each prepared segment) faulted in; 0 turns that off.
+    pub fn load_with(dir: &Path, file_size: usize, warm_ahead: usize) -> Result<Self, StoreError> {
         let mut queue = MappedFileQueue::load(dir, file_size)?;
         let unused = queue.drop_unused_tail()?;
         if unused > 0 {
             tracing::info!(unused, "removed commit log files prepared but never written");
         }
-        let allocator = Allocator::start(dir.to_path_buf(), file_size);
-        Ok(CommitLog { files: RwLock::new(queue), file_size, allocator, next_requested: AtomicBool::new(false) })
+        let warmer = Warmer::start(warm_ahead);
+        let allocator = Allocator::start(dir.to_path_buf(), file_size, warmer.window());
+        Ok(CommitLog { files: RwLock::new(queue), file_size, allocator, next_requested: AtomicBool::new(false), warmer })
     }
 
     pub fn allocator(&self) -> &Allocator {
@@ -89,6 +99,7 @@ impl CommitLog {
             self.allocator.request(file.start() + self.file_size as i64);
         }
         let offset = file.start() + file.wrote() as i64;
+        self.warmer.hint(&file, offset + len as i64);
         Ok(Placement { file, offset })
     }
 
@@ -112,6 +123,7 @@ impl CommitLog {
         if files.files().len() > segments || !self.next_requested.swap(true, Ordering::Relaxed) {
             self.allocator.request(file.start() + self.file_size as i64);
         }
+        self.warmer.hint(&file, offset + data.len() as i64);
         file.append(data);
         Ok(())
     }

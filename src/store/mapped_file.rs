@@ -293,6 +293,41 @@ impl MappedFile {
         }
     }
 
+    /// Faults in the pages of [from, from+len) (clamped to the segment) for
+    /// writing, without changing a byte: `MADV_POPULATE_WRITE` (Linux 5.14+)
+    /// takes the page-cache allocation, zeroing and `page_mkwrite` of fresh
+    /// pages off whoever writes there next. On older kernels it falls back to
+    /// reading one byte per page, which still allocates and zeroes the page
+    /// cache page (leaving only a cheap write-protect fault to the writer).
+    /// Neither writes anything, so it is safe to run concurrently with the
+    /// appender on the same pages. Returns the page-aligned range covered.
+    pub fn populate(&self, from: usize, len: usize) -> std::ops::Range<usize> {
+        let start = (from / PAGE * PAGE).min(self.size);
+        let end = from.saturating_add(len).min(self.size).div_ceil(PAGE).saturating_mul(PAGE).min(self.size);
+        if end <= start {
+            return start..start;
+        }
+        // SAFETY: [start, end) lies inside the mapping, `start` is page
+        // aligned (the mapping itself is); MADV_POPULATE_WRITE only faults
+        // pages in and never modifies their contents. A failed fault
+        // (e.g. no disk blocks) is reported as an error, not a signal.
+        let rc = unsafe {
+            libc::madvise(self.map.as_mut_ptr().add(start).cast(), end - start, libc::MADV_POPULATE_WRITE)
+        };
+        if rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
+            // Kernel without MADV_POPULATE_WRITE: a read fault per page.
+            let mut p = start;
+            while p < end {
+                // SAFETY: in bounds of the mapping and of the file (whose
+                // length is `size`), so the read cannot fault past EOF; a
+                // volatile read keeps it from being optimised away.
+                unsafe { std::ptr::read_volatile(self.map.as_ptr().add(p)) };
+                p += PAGE;
+            }
+        }
+        start..end
+    }
+
     /// Flushes written-but-unflushed bytes to disk.
     pub fn flush(&self) -> Result<(), StoreError> {
         let wrote = self.wrote();

@@ -20,6 +20,7 @@ mod put;
 pub mod queue_set;
 mod recovery;
 pub mod timer;
+pub mod warm;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -83,6 +84,9 @@ pub enum FlushDiskType {
     Sync,
 }
 
+/// Default `commitLogWarmAheadMb` (see `warm`).
+pub const DEFAULT_WARM_AHEAD_MB: usize = 32;
+
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
     pub root: PathBuf,
@@ -115,6 +119,9 @@ pub struct StoreConfig {
     /// `accessMessageInMemoryMaxRatio`: a pull further behind than this
     /// percent of physical memory is pointed at a slave (see `slaveReadEnable`).
     pub access_message_in_memory_max_ratio: u32,
+    /// `commitLogWarmAheadMb` in bytes: how far beyond the write position
+    /// commit log pages are kept faulted in off the put path (0: off).
+    pub commit_log_warm_ahead: usize,
 }
 
 impl StoreConfig {
@@ -140,6 +147,7 @@ impl StoreConfig {
             max_index_num: 20_000_000,
             ha: ha::HaConfig::default(),
             access_message_in_memory_max_ratio: 40,
+            commit_log_warm_ahead: DEFAULT_WARM_AHEAD_MB << 20,
         }
     }
 
@@ -197,7 +205,7 @@ impl MessageStore {
     /// already uses.
     pub fn open_with(config: StoreConfig, ext: StoreExtensions) -> Result<Self, StoreError> {
         std::fs::create_dir_all(&config.root)?;
-        let commit_log = CommitLog::load(&config.commit_log_dir, config.commit_log_file_size)?;
+        let commit_log = CommitLog::load_with(&config.commit_log_dir, config.commit_log_file_size, config.commit_log_warm_ahead)?;
         let index = Arc::new(IndexService::load(&config.root.join("index"), config.max_hash_slot_num, config.max_index_num)?);
         let queues = Arc::new(ConsumeQueueSet::load(config.consume_queue_dir(), config.consume_queue_file_size)?);
         let mut dispatchers: Vec<Arc<dyn Dispatcher>> = vec![queues.clone(), index.clone()];
