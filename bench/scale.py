@@ -19,7 +19,8 @@ Scenarios
     queues of each, at most SCALE_SEND_SPREAD distinct queues (full 40 000, QUICK 10 000): every
     queue written becomes a mapped consume-queue file on both brokers and vm.max_map_count is
     65 530 by default, so writing all 80 000 / 100 000 queues would hit that limit on both
-    (the record says how many distinct queues were written). RSS after the sends.
+    (the record says how many distinct queues were written). The sends stop after
+    SCALE_SEND_LIMIT_S (full 180, QUICK 120; an anomaly, TPS over what was sent). RSS after.
     Then the broker is stopped and started again on the same store (new ports; for Java a new
     name server too) and the time from spawning the broker to its first acknowledged send is
     measured (Broker.start; its probe's UPDATE_AND_CREATE_TOPIC rewrites the Java broker's
@@ -67,6 +68,7 @@ def config(ctx):
         "size": e("SCALE_SIZE", 128),
         "producers": e("SCALE_PRODUCERS", 8),
         "send_spread": e("SCALE_SEND_SPREAD", 10000 if q else 40000),
+        "send_limit_s": e("SCALE_SEND_LIMIT_S", 120 if q else 180),
         "groups": e("SCALE_GROUPS", 5 if q else 10),
         "clients_per_group": e("SCALE_CLIENTS_PER_GROUP", 20 if q else 100),
         "client_queues": e("SCALE_CLIENT_QUEUES", 128),
@@ -137,6 +139,9 @@ def finish(ctx, args, rec, brokers, workdir):
     c = rec.get("create") or {}
     if c.get("time_limited"):
         a.append(f"create: only {c.get('created')} of {c.get('topics')} topics within the time limit")
+    s = rec.get("send") or {}
+    if s.get("time_limited"):
+        a.append(f"send: only {s.get('sent')} of {s.get('messages')} messages within the time limit")
     cl = rec.get("clients") or {}
     for ph in [cl.get("join") or {}] + list(cl.get("rounds") or []):
         for kind, t in (ph.get("requests") or {}).items():
@@ -182,7 +187,7 @@ def measured(ctx, broker, fn):
 def topics_run(ctx, args, kind, scenario, rnd, cfg):
     topics, queues = cfg[scenario]
     rec_cfg = {"topics": topics, "queues": queues, "messages": cfg["messages"], "size": cfg["size"],
-               "producers": cfg["producers"], "send_spread": cfg["send_spread"],
+               "producers": cfg["producers"], "send_spread": cfg["send_spread"], "send_limit_s": cfg["send_limit_s"],
                "create_conns": cfg["create_conns"], "create_limit_s": cfg["create_limit_s"]}
     logdir = Path(args.logs, f"scale-{scenario}-r{rnd}-{kind}")
     logdir.mkdir(parents=True, exist_ok=True)
@@ -203,9 +208,9 @@ def topics_run(ctx, args, kind, scenario, rnd, cfg):
                 connections=cfg["create_conns"], time_limit_s=limit))
             rec["rss_after_create"] = safe_status(first)
             rec["send"] = measured(ctx, first, lambda: bench_scale(
-                ctx, args, first.addr, "send", max(300, cfg["messages"] / 200), topics=topics,
+                ctx, args, first.addr, "send", cfg["send_limit_s"] + 60, topics=topics,
                 queues=queues, connections=cfg["producers"], messages=cfg["messages"],
-                size=cfg["size"], spread_queues=cfg["send_spread"]))
+                size=cfg["size"], spread_queues=cfg["send_spread"], time_limit_s=cfg["send_limit_s"]))
             rec["rss_after_send"] = safe_status(first)
             rec["alive_after_send"] = first.all_alive()
         finally:
@@ -451,8 +456,9 @@ def report(records):
         w("groups × clients per group, one connection per client. Join: every client's first HEART_BEAT. "
           "A round: every client sends HEART_BEAT, GET_CONSUMER_LIST_BY_GROUP and QUERY_CONSUMER_OFFSET for "
           "its queues (averaging allocation), 64 clients at a time, rounds back to back; broker CPU "
-          "(broker process only) per round scaled to 1 000 clients, medians over rounds. RSS = VmRSS of "
-          "the broker process with every client connected.")
+          "(broker process only, read from /proc in 10 ms ticks: coarse below ~1 000 clients) per round "
+          "scaled to 1 000 clients, medians over rounds. RSS = VmRSS of the broker process with every "
+          "client connected; + vs idle: minus its VmRSS (and RssAnon) before the clients connected.")
         w("")
     failed = [r for r in recs if r.get("error")]
     if failed:

@@ -9,7 +9,8 @@
 //!   create can take very long) and says how many it created.
 //! * `send`: `--messages` sends spread round-robin over all topics first,
 //!   then over the queues of each (at most `--spread-queues` distinct queues
-//!   in total, 0 = all), over `--connections` connections.
+//!   in total, 0 = all), over `--connections` connections; it too stops at
+//!   `--time-limit-s` and says how many it sent.
 //! * `clients`: `--groups` x `--clients-per-group` consumer clients, one
 //!   connection each, on one topic of `--queues` queues. A "join" phase (the
 //!   first HEART_BEAT of every client), then `--rounds` rounds in which each
@@ -74,7 +75,7 @@ pub struct ScaleBenchArgs {
     /// Distinct queues written at most (send; 0 = every queue of every topic).
     #[arg(long, default_value_t = 0)]
     pub spread_queues: usize,
-    /// Stop creating topics after this many seconds (create).
+    /// Stop creating topics / sending after this many seconds (create, send).
     #[arg(long, default_value_t = 600)]
     pub time_limit_s: u64,
     /// Consumer groups (clients).
@@ -299,13 +300,14 @@ async fn send(a: &ScaleBenchArgs) -> Result<Value, BoxError> {
     let next = Arc::new(AtomicU64::new(0));
     let tally = Arc::new(Tally::default());
     let started = Instant::now();
+    let deadline = started + Duration::from_secs(a.time_limit_s);
     let mut tasks = Vec::new();
     for _ in 0..a.connections.max(1) {
         let client = BrokerClient::connect(&a.broker).await?;
         let (next, tally, names, body, total) = (next.clone(), tally.clone(), names.clone(), body.clone(), a.messages);
         tasks.push(tokio::spawn(async move {
             let mut local = Vec::new();
-            loop {
+            while Instant::now() < deadline {
                 let n = next.fetch_add(1, Ordering::Relaxed);
                 if n >= total {
                     break;
@@ -331,6 +333,7 @@ async fn send(a: &ScaleBenchArgs) -> Result<Value, BoxError> {
         "distinct_queues_written": (a.topics as u64 * per_topic as u64).min(a.messages),
         "connections": a.connections, "messages": a.messages, "size": a.size,
         "sent": sent, "errors": errors, "first_error": first_error,
+        "time_limited": sent as u64 + errors < a.messages,
         "seconds": round3(seconds), "send_tps": round3(sent as f64 / seconds.max(1e-9)),
         "latency": lat_json(lat),
     }))
