@@ -267,6 +267,8 @@ def anomalies(ctx, rec, expected):
         a.append(f"send_errors={gout['send_errors']}")
     if g and gout and gout.get("sent") != gout.get("messages"):
         a.append(f"sent={gout.get('sent')} of {gout.get('messages')}")
+    if (rec.get("warmup") or {}).get("error"):
+        a.append(f"warm-up: {rec['warmup']['error']}")
     c = rec.get("consumer") or {}
     cout = c.get("out") or {}
     if c.get("error"):
@@ -312,6 +314,7 @@ def tail_run(ctx, args, cfg, kind, consumers, rnd):
             w, _ = ctx.run_generator(args, broker.addr, "BenchWarmup", cfg["tail_producers"],
                                      cfg["warmup_msgs"], size)
             rec["warmup"] = {"messages": cfg["warmup_msgs"], "error": w.get("error"),
+                             "stderr_tail": w.get("stderr_tail"),
                              "send_tps": (w.get("gen") or {}).get("send_tps")}
         cons = ctx.Proc("bench-consume", consumer_cmd(args, broker.addr, cfg, "tail", consumers,
                                                       f"TailGroup{consumers}", cfg["tail_msgs"]),

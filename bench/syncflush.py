@@ -68,6 +68,7 @@ def sf_run(ctx, args, cfg, kind, producers, rnd):
             w, _ = ctx.run_generator(args, broker.addr, "BenchWarmup", producers,
                                      cfg["warmup_msgs"], size, consume=False)
             rec["warmup"] = {"messages": cfg["warmup_msgs"], "error": w.get("error"),
+                             "stderr_tail": w.get("stderr_tail"),
                              "send_tps": (w.get("gen") or {}).get("send_tps")}
         cpu0 = broker.cpu()
         sys0 = ctx.system_busy_seconds()
@@ -96,6 +97,8 @@ def sf_run(ctx, args, cfg, kind, producers, rnd):
         rec["stop"] = broker.stop()
         rec["loadavg_after"] = ctx.loadavg()
         rec["anomalies"] = ctx.anomalies_of(rec)
+        if (rec.get("warmup") or {}).get("error"):
+            rec["anomalies"].append(f"warm-up: {rec['warmup']['error']}")
         if rec["anomalies"]:
             for role, p in broker.procs.items():
                 rec.setdefault("log_tail", {})[role] = ctx.tail(p.err_path, 20) + "\n" + ctx.tail(p.out_path, 10)
