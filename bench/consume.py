@@ -11,11 +11,12 @@ client instance, many pulls multiplexed on it). The topic has CONSUME_QUEUES (64
 Scenarios (each java, then ferro; every broker on a fresh store in a fresh directory):
 
   * tail: 1 KiB. Per consumer count (CONSUME_CONSUMERS, "1 16 64") a fresh broker; a warm-up
-    (CONSUME_WARMUP_MSGS sent and consumed on another topic, for the Java JIT); then
-    bench-consume --mode tail starts at the queues' max offsets and, once it is ready,
-    TAIL_PRODUCERS (16) producer connections (1 send in flight each) send TAIL_MSGS messages.
-    Recorded: consume msgs/s and MB/s (bodies, 10^6 B) from the consumer's start to the last
-    message received (bounded by the producers' rate: that is what tailing is), end-to-end
+    (CONSUME_WARMUP_MSGS sent and pulled on the measured topic itself, so that its 64 queues
+    exist and the Java JIT has seen both paths); then bench-consume --mode tail starts at the
+    queues' max offsets and, once it is ready, TAIL_PRODUCERS (16) producer connections
+    (1 send in flight each, unpaced) send TAIL_MSGS messages.
+    Recorded: consume msgs/s and MB/s (bodies, 10^6 B) from the first to the last message
+    received (bounded by the producers' rate: that is what tailing is), end-to-end
     latency p50/p99/p99.9 (receipt time - store timestamp), and the producers' send TPS.
   * catchup (1 KiB) and catchup64k (64 KiB): per broker one store. BACKLOG_MSGS (or
     BACKLOG_MSGS_64K) messages are written first by BACKLOG_PRODUCERS connections with
@@ -88,12 +89,14 @@ def config(ctx):
 # ------------------------------------------------------------------------------------------
 
 
-def generator(ctx, args, addr, topic, producers, inflight, messages, size, queues, timeout):
-    """`ferromq bench --consume false` with this family's queue count (ctx.run_generator uses
-    the send family's 8 queues, and UPDATE_AND_CREATE_TOPIC would shrink our topic to them)."""
+def generator(ctx, args, addr, topic, producers, inflight, messages, size, queues, timeout,
+              consume=False):
+    """`ferromq bench` with this family's queue count (ctx.run_generator uses the send
+    family's 8 queues, and UPDATE_AND_CREATE_TOPIC would shrink our topic to them)."""
     cmd = [args.ferromq, "bench", "--broker", addr, "--topic", topic, "--queues", str(queues),
            "--producers", str(producers), "--inflight", str(inflight), "--messages",
-           str(messages), "--size", str(size), "--consume", "false", "--json"]
+           str(messages), "--size", str(size), "--consume", "true" if consume else "false",
+           "--json"]
     return run_json(cmd, timeout, "generator")
 
 
@@ -311,11 +314,13 @@ def tail_run(ctx, args, cfg, kind, consumers, rnd):
         broker.start(probe_topic="BenchProbe")
         rec.update(broker.info)
         if cfg["warmup_msgs"] > 0:
-            w, _ = ctx.run_generator(args, broker.addr, "BenchWarmup", cfg["tail_producers"],
-                                     cfg["warmup_msgs"], size)
+            # on the measured topic, sent and pulled: every queue exists and the send and
+            # pull paths are warm (JIT); the consumer then starts at the max offsets
+            w = generator(ctx, args, broker.addr, TOPIC, cfg["tail_producers"], 1,
+                          cfg["warmup_msgs"], size, cfg["queues"], cfg["timeout_s"], consume=True)
             rec["warmup"] = {"messages": cfg["warmup_msgs"], "error": w.get("error"),
-                             "stderr_tail": w.get("stderr_tail"),
-                             "send_tps": (w.get("gen") or {}).get("send_tps")}
+                             "send_tps": (w.get("out") or {}).get("send_tps"),
+                             "consumed": (w.get("out") or {}).get("consumed")}
         cons = ctx.Proc("bench-consume", consumer_cmd(args, broker.addr, cfg, "tail", consumers,
                                                       f"TailGroup{consumers}", cfg["tail_msgs"]),
                         logdir)

@@ -14,6 +14,7 @@
 //! `tail`: start at every queue's max offset (read before "ready" is
 //! printed on stderr, so the caller can start producers after it); stop
 //! when `--messages` arrived or no queue got anything for `--quiet-s`.
+//! Rates are over first to last arrival (catch-up: start to last arrival).
 //! End-to-end latency = receipt time − the message's store timestamp.
 //! `catchup`: start at offset 0 (the queue's min offset when the broker
 //! says it moved) and read every queue up to its max offset at start;
@@ -80,7 +81,6 @@ pub fn queues_of(conn: usize, conns: usize, queues: i32) -> Vec<i32> {
 }
 
 /// Counters shared by every queue's puller.
-#[derive(Default)]
 struct Shared {
     received: AtomicU64,
     bytes: AtomicU64,
@@ -90,8 +90,27 @@ struct Shared {
     /// Last arrival of any message, for the throughput window and the
     /// quiet timeout (ms since `began`).
     last_ms: AtomicU64,
+    /// First arrival (ms since `began`; u64::MAX until then): a tail
+    /// window starts there, not at our start, which precedes the producers'.
+    first_ms: AtomicU64,
     error_samples: Mutex<Vec<String>>,
     e2e: Mutex<Vec<i64>>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared {
+            received: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            pulls: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
+            last_ms: AtomicU64::new(0),
+            first_ms: AtomicU64::new(u64::MAX),
+            error_samples: Mutex::new(Vec::new()),
+            e2e: Mutex::new(Vec::new()),
+        }
+    }
 }
 
 impl Shared {
@@ -199,8 +218,10 @@ fn report(a: &ConsumeBenchArgs, total: u64, backlog: i64, s: &Shared, l: &Limits
     let bytes = s.bytes.load(Ordering::Relaxed);
     let pulls = s.pulls.load(Ordering::Relaxed);
     // The window ends at the last arrival, so the quiet timeout at the end
-    // is not counted.
-    let seconds = s.last_ms.load(Ordering::Relaxed) as f64 / 1000.0;
+    // is not counted; tailing, it starts at the first arrival.
+    let last = s.last_ms.load(Ordering::Relaxed);
+    let first = if l.tail { s.first_ms.load(Ordering::Relaxed).min(last) } else { 0 };
+    let seconds = window_seconds(first, last);
     let per_s = |x: f64| if seconds > 0.0 { x / seconds } else { 0.0 };
     let mut e2e = std::mem::take(&mut *s.e2e.lock().unwrap_or_else(|e| e.into_inner()));
     e2e.sort_unstable();
@@ -267,7 +288,9 @@ async fn pull_queue(mut j: QueueJob, s: Arc<Shared>, l: Arc<Limits>) {
                 }
                 s.received.fetch_add(n, Ordering::Relaxed);
                 s.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
-                s.last_ms.fetch_max(l.began.elapsed().as_millis() as u64, Ordering::Relaxed);
+                let at = l.began.elapsed().as_millis() as u64;
+                s.first_ms.fetch_min(at, Ordering::Relaxed);
+                s.last_ms.fetch_max(at, Ordering::Relaxed);
                 j.offset = advance(j.offset, r.next_begin_offset, &r.messages);
             }
             response::PULL_NOT_FOUND | response::PULL_RETRY_IMMEDIATELY | response::PULL_OFFSET_MOVED => {
@@ -296,6 +319,11 @@ async fn pull_queue(mut j: QueueJob, s: Arc<Shared>, l: Arc<Limits>) {
         commit(&j, &s).await;
     }
     s.e2e.lock().unwrap_or_else(|e| e.into_inner()).extend(local_e2e);
+}
+
+/// Seconds between two ms marks (0 when there is no window).
+fn window_seconds(first_ms: u64, last_ms: u64) -> f64 {
+    last_ms.saturating_sub(first_ms) as f64 / 1000.0
 }
 
 /// The next offset to pull: the broker's next_begin_offset, or past the last
@@ -336,5 +364,12 @@ mod tests {
         assert_eq!(advance(10, 42, &[]), 42);
         assert_eq!(advance(10, -1, &[]), 10);
         assert_eq!(advance(10, 5, &[]), 10);
+    }
+
+    #[test]
+    fn window_is_never_negative() {
+        assert_eq!(window_seconds(250, 1250), 1.0);
+        assert_eq!(window_seconds(u64::MAX, 0), 0.0);
+        assert_eq!(window_seconds(0, 0), 0.0);
     }
 }
