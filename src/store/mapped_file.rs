@@ -119,6 +119,16 @@ impl MappedFile {
             }
         }
         let map = MmapRaw::map_raw(&file)?;
+        if let Prealloc::Chunked(_) = prealloc {
+            // Small-entry files (consume queues) are mostly holes: with the
+            // default read-around, the first fault on one zero-fills up to
+            // the device's read_ahead_kb (8 MiB on some virtual disks), i.e.
+            // the whole 6 MB file, on the put path and again at start-up for
+            // every queue. A fault should bring in only the page it needs.
+            if let Err(e) = map.advise(memmap2::Advice::Random) {
+                tracing::debug!(path = %path.display(), "madvise(MADV_RANDOM) refused: {e}");
+            }
+        }
         let allocated = match prealloc {
             Prealloc::Full => size,
             Prealloc::Chunked(_) => 0,
