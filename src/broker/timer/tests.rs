@@ -218,3 +218,24 @@ fn a_timer_stored_after_the_service_passed_its_slot_is_delivered_once() {
     assert_eq!(props.get(TIMER_ORIGIN), Some(origin.to_string().as_str()));
     assert_eq!(props.get(tp::TIMER_OUT_MS), Some(passed.to_string().as_str()), "its own slot time, as sent");
 }
+
+/// The window inside a walk: a timer linked into the slot after
+/// `deliver_slot` read its chain, before the cursor moved past it. The move
+/// is refused and the next walk delivers it; each timer goes out once.
+#[test]
+fn a_timer_linked_into_the_slot_being_delivered_is_not_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = crate::broker::test_broker(dir.path(), &[("timerPrecisionMs", "100")]);
+    let timer = b.timer.clone().unwrap();
+    assert!(deliver_due(&b, &timer));
+    let slot = timer.start_cursor(now_ms());
+    let first = put_timer(&b, "W", slot);
+    wait_past(slot);
+    let seen = deliver_slot(&b, &timer, slot).unwrap();
+    let second = put_timer(&b, "W", slot); // between the walk and the move
+    assert!(!timer.advance_cursor(slot, seen).unwrap(), "the slot grew: not left");
+    assert!(deliver_due(&b, &timer));
+    assert!(deliver_due(&b, &timer));
+    let origins: Vec<_> = delivered(&b, "W").iter().map(|m| m.properties.get(TIMER_ORIGIN).unwrap().to_string()).collect();
+    assert_eq!(origins, vec![first.to_string(), second.to_string()], "each once, in order");
+}
