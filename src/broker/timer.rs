@@ -101,35 +101,51 @@ pub fn deliver_due(b: &Broker, timer: &TimerStore) -> bool {
     let now = now_ms();
     let mut slot = timer.start_cursor(now);
     while slot <= now {
-        let chain = match timer.chain(slot) {
-            Ok(c) => c,
+        let Some(seen_head) = deliver_slot(b, timer, slot) else { return false };
+        match timer.advance_cursor(slot, seen_head) {
+            Ok(true) => slot += precision,
+            // A timer was linked into the slot while it was being delivered:
+            // walk it again (what is delivered is skipped).
+            Ok(false) => {}
             Err(e) => {
                 tracing::error!(slot, "timer wheel unreadable: {e}");
                 return false;
             }
-        };
-        for rec in chain {
-            if timer.is_delivered(slot, rec.phy_offset) {
-                continue;
-            }
-            let stored = b.store.look_message_by_offset(rec.phy_offset).filter(|m| m.topic == TIMER_TOPIC);
-            let Some(stored) = stored else {
-                tracing::warn!(slot, offset = rec.phy_offset, "timer message no longer in the commit log (retention); dropped");
-                continue;
-            };
-            let Some(real) = timer_up(&stored, rec.phy_offset, now_ms()) else {
-                tracing::error!(offset = rec.phy_offset, "timer message without its real topic; dropped");
-                continue;
-            };
-            if let Err(e) = b.store.put_message(&real) {
-                tracing::warn!(slot, offset = rec.phy_offset, "delivering a timer message failed, will retry: {e}");
-                return false;
-            }
         }
-        slot += precision;
-        timer.set_cursor(slot);
     }
     true
+}
+
+/// Puts back the timers of the slot `slot` not yet delivered; the chain
+/// head it walked from, None if the wheel is unreadable or a put failed.
+fn deliver_slot(b: &Broker, timer: &TimerStore, slot: i64) -> Option<i64> {
+    let chain = match timer.chain(slot) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(slot, "timer wheel unreadable: {e}");
+            return None;
+        }
+    };
+    let head = chain.head();
+    for rec in chain {
+        if timer.is_delivered(slot, rec.phy_offset) {
+            continue;
+        }
+        let stored = b.store.look_message_by_offset(rec.phy_offset).filter(|m| m.topic == TIMER_TOPIC);
+        let Some(stored) = stored else {
+            tracing::warn!(slot, offset = rec.phy_offset, "timer message no longer in the commit log (retention); dropped");
+            continue;
+        };
+        let Some(real) = timer_up(&stored, rec.phy_offset, now_ms()) else {
+            tracing::error!(offset = rec.phy_offset, "timer message without its real topic; dropped");
+            continue;
+        };
+        if let Err(e) = b.store.put_message(&real) {
+            tracing::warn!(slot, offset = rec.phy_offset, "delivering a timer message failed, will retry: {e}");
+            return None;
+        }
+    }
+    Some(head)
 }
 
 impl Broker {

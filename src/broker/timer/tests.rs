@@ -138,6 +138,12 @@ fn put_timer(b: &Broker, real: &str, out: i64) -> i64 {
     b.store.put_message(&m).unwrap().wrote_offset
 }
 
+/// The messages of `topic`'s queue 0.
+fn delivered(b: &Broker, topic: &str) -> Vec<MessageExt> {
+    let got = b.store.get_message(topic, 0, 0, 32, &|_| true);
+    MessageExt::decode_all(&got.body()).unwrap()
+}
+
 /// Returns once the clock is past `ms` (the delivery service's clock).
 fn wait_past(ms: i64) {
     while now_ms() <= ms {
@@ -188,4 +194,48 @@ fn after_retention_trims_the_timer_log_a_pending_timer_is_delivered_once_and_nev
     assert_eq!(props.get(TIMER_ORIGIN), Some(pending.to_string().as_str()));
     let dequeued: i64 = props.get(tp::TIMER_DEQUEUE_MS).unwrap().parse().unwrap();
     assert!(dequeued >= due, "never early: {dequeued} < {due}");
+}
+
+/// The race: the service walked past a timer's slot before the store linked
+/// the timer (a put straddling the slot's boundary whose write or dispatch
+/// lagged). Without the fix it was linked behind the service and never
+/// delivered.
+#[test]
+fn a_timer_stored_after_the_service_passed_its_slot_is_delivered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = crate::broker::test_broker(dir.path(), &[("timerPrecisionMs", "100")]);
+    let timer = b.timer.clone().unwrap();
+    assert!(deliver_due(&b, &timer));
+    let next = timer.start_cursor(now_ms());
+    let passed = next - timer.config().precision_ms;
+    let origin = put_timer(&b, "L", passed);
+    wait_past(next);
+    assert!(deliver_due(&b, &timer));
+    assert!(deliver_due(&b, &timer), "a second walk delivers nothing again");
+    let got = delivered(&b, "L");
+    assert_eq!(got.len(), 1, "delivered once");
+    let props = &got[0].properties;
+    assert_eq!(props.get(TIMER_ORIGIN), Some(origin.to_string().as_str()));
+    assert_eq!(props.get(tp::TIMER_OUT_MS), Some(passed.to_string().as_str()), "its own slot time, as sent");
+}
+
+/// The window inside a walk: a timer linked into the slot after
+/// `deliver_slot` read its chain, before the cursor moved past it. The move
+/// is refused and the next walk delivers it; each timer goes out once.
+#[test]
+fn a_timer_linked_into_the_slot_being_delivered_is_not_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = crate::broker::test_broker(dir.path(), &[("timerPrecisionMs", "100")]);
+    let timer = b.timer.clone().unwrap();
+    assert!(deliver_due(&b, &timer));
+    let slot = timer.start_cursor(now_ms());
+    let first = put_timer(&b, "W", slot);
+    wait_past(slot);
+    let seen = deliver_slot(&b, &timer, slot).unwrap();
+    let second = put_timer(&b, "W", slot); // between the walk and the move
+    assert!(!timer.advance_cursor(slot, seen).unwrap(), "the slot grew: not left");
+    assert!(deliver_due(&b, &timer));
+    assert!(deliver_due(&b, &timer));
+    let origins: Vec<_> = delivered(&b, "W").iter().map(|m| m.properties.get(TIMER_ORIGIN).unwrap().to_string()).collect();
+    assert_eq!(origins, vec![first.to_string(), second.to_string()], "each once, in order");
 }

@@ -13,6 +13,14 @@
 //! from there and the service knows which timers of the slot are already
 //! out: each is delivered once, whatever the moment of the crash.
 //!
+//! A timer can reach this dispatcher after the service has walked past its
+//! slot (its put straddled the slot's boundary and the write lagged, or the
+//! clock stepped back): it is due, so it is linked into the slot the service
+//! walks next rather than behind it, and the service advances past a slot
+//! only if nothing was linked into it while it delivered it. A delivery is
+//! keyed by the slot its timer is linked into, read back from the log, so
+//! that a timer linked late is known delivered too.
+//!
 //! Retention asks [`TimerStore::pending_in`] before deleting a commit log
 //! file, so that a timer's message stays until it is delivered (unless the
 //! disk forces the deletion), and trims the log's front in
@@ -97,6 +105,37 @@ struct Checkpoint {
     delivered: Vec<(i64, i64)>,
     /// Pending timers per real topic, counting records before `seen_to`.
     pending: HashMap<String, i64>,
+}
+
+impl Inner {
+    /// The slot the delivery service walks next: every slot before it is
+    /// delivered (or being delivered, for `delivered_slot_ms`).
+    fn walk_slot(&self, cfg: &TimerConfig) -> i64 {
+        cfg.slot_of(self.cursor_ms.max(self.delivered_slot_ms))
+    }
+
+    /// The slot the timer at commit log offset `origin` is linked into, if
+    /// the log still holds it. The log is in commit log order: a binary
+    /// search over its readable part.
+    fn linked_slot(&self, origin: i64) -> Option<i64> {
+        let (mut lo, mut hi) = (self.log.front() / RECORD_SIZE, self.log.len() / RECORD_SIZE);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let r = match self.log.read(mid * RECORD_SIZE) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(origin, "timer log unreadable looking up a delivered timer: {e}");
+                    return None;
+                }
+            };
+            match r.phy_offset.cmp(&origin) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(r.deliver_ms),
+            }
+        }
+        None
+    }
 }
 
 struct Inner {
@@ -228,11 +267,30 @@ impl TimerStore {
     }
 
     /// Where the delivery service starts: after the delivered slots, and no
-    /// earlier than one wheel span ago (older slots were reused).
+    /// earlier than one wheel span ago (older slots were reused). The cursor
+    /// moves there, so that a timer linked late goes to a slot this walk
+    /// reaches (see `dispatch`).
     pub fn start_cursor(&self, now_ms: i64) -> i64 {
-        let i = self.lock();
+        let mut i = self.lock();
         let floor = self.cfg.slot_of(now_ms - self.cfg.span_ms()) + self.cfg.precision_ms;
-        self.cfg.slot_of(i.cursor_ms.max(i.delivered_slot_ms).max(floor))
+        let start = self.cfg.slot_of(i.cursor_ms.max(i.delivered_slot_ms).max(floor));
+        i.cursor_ms = i.cursor_ms.max(start);
+        start
+    }
+
+    /// Moves the cursor past the slot `slot_ms` once it is delivered, unless
+    /// a timer was linked into it since its chain was read from `seen_head`
+    /// ([`Chain::head`]): false then, and the slot is to be walked again.
+    /// The check and the move are one step under the lock that `dispatch`
+    /// links under, so a timer is either in the chain seen or linked into
+    /// a later slot.
+    pub fn advance_cursor(&self, slot_ms: i64, seen_head: i64) -> Result<bool, StoreError> {
+        let mut i = self.lock();
+        if i.wheel.get(slot_ms)?.head != seen_head {
+            return Ok(false);
+        }
+        i.cursor_ms = i.cursor_ms.max(slot_ms + self.cfg.precision_ms);
+        Ok(true)
     }
 
     /// Records that every slot before `ms` is delivered.
@@ -249,7 +307,7 @@ impl TimerStore {
     /// The timers of the slot `slot_ms`, newest first.
     pub fn chain(&self, slot_ms: i64) -> Result<Chain<'_>, StoreError> {
         let head = self.lock().wheel.get(slot_ms)?.head;
-        Ok(Chain { reader: &self.reader, next: head, slot_ms })
+        Ok(Chain { reader: &self.reader, head, next: head, slot_ms })
     }
 
     /// Whether the timer at commit log offset `origin`, of slot `slot_ms`,
@@ -432,8 +490,17 @@ fn count(pending: &mut HashMap<String, i64>, topic: &str, delta: i64) {
 /// A slot's timers, walked from its newest record.
 pub struct Chain<'a> {
     reader: &'a File,
+    head: i64,
     next: i64,
     slot_ms: i64,
+}
+
+impl Chain<'_> {
+    /// The slot's newest record when the chain was read (for
+    /// [`TimerStore::advance_cursor`]).
+    pub fn head(&self) -> i64 {
+        self.head
+    }
 }
 
 impl Iterator for Chain<'_> {
@@ -484,8 +551,9 @@ impl Dispatcher for TimerStore {
         let out = parse_i64(r.properties.get(property::TIMER_OUT_MS));
         if r.topic == TIMER_TOPIC {
             let Some(out) = out else { return Ok(()) };
-            let slot_ms = self.cfg.slot_of(out);
             if r.commit_log_offset > i.log_max_phy {
+                // A slot the service has passed would never be walked again.
+                let slot_ms = self.cfg.slot_of(out).max(i.walk_slot(&self.cfg));
                 let s = i.wheel.get(slot_ms)?;
                 let rec = TimerRecord { deliver_ms: slot_ms, phy_offset: r.commit_log_offset, size: r.size, prev: s.head };
                 let pos = i.log.append(&rec)?;
@@ -498,7 +566,9 @@ impl Dispatcher for TimerStore {
                 }
             }
         } else if let (Some(out), Some(origin)) = (out, parse_i64(r.properties.get(TIMER_ORIGIN))) {
-            let slot_ms = self.cfg.slot_of(out);
+            // The slot it was delivered from: TIMER_OUT_MS names its own,
+            // an earlier one if it was linked late.
+            let slot_ms = i.linked_slot(origin).unwrap_or_else(|| self.cfg.slot_of(out));
             if slot_ms > i.delivered_slot_ms {
                 i.delivered_slot_ms = slot_ms;
                 i.delivered_first_phy = r.commit_log_offset;

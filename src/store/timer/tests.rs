@@ -30,6 +30,12 @@ fn put_delivery(s: &MessageStore, real: &str, out: i64, origin: i64) {
     s.put_message(&m).unwrap();
 }
 
+/// A slot boundary from which test timers are ahead of the delivery cursor
+/// (a new wheel's is at its creation).
+fn ahead() -> i64 {
+    CFG.slot_of(crate::store::now_ms())
+}
+
 fn chain(t: &TimerStore, slot: i64) -> Vec<i64> {
     t.chain(slot).unwrap().map(|r| r.phy_offset).collect()
 }
@@ -45,78 +51,82 @@ fn slot_times_round_up_so_nothing_leaves_early() {
 #[test]
 fn timers_are_chained_per_slot_and_counted_per_topic() {
     let dir = tempfile::tempdir().unwrap();
+    let t0 = ahead();
     let (s, t) = open(&config(dir.path(), 1 << 16));
-    let a = put_timer(&s, "T", 10_500);
-    let b = put_timer(&s, "U", 11_000);
-    let c = put_timer(&s, "T", 10_001);
-    assert_eq!(chain(&t, 11_000), vec![c, b, a], "newest first");
-    assert!(chain(&t, 11_000 + CFG.span_ms()).is_empty(), "same wheel index a rotation later: another slot");
-    assert_eq!(t.slot_count(11_000).unwrap(), 3);
-    assert!(chain(&t, 12_000).is_empty());
+    let a = put_timer(&s, "T", t0 + 10_500);
+    let b = put_timer(&s, "U", t0 + 11_000);
+    let c = put_timer(&s, "T", t0 + 10_001);
+    assert_eq!(chain(&t, t0 + 11_000), vec![c, b, a], "newest first");
+    assert!(chain(&t, t0 + 11_000 + CFG.span_ms()).is_empty(), "same wheel index a rotation later: another slot");
+    assert_eq!(t.slot_count(t0 + 11_000).unwrap(), 3);
+    assert!(chain(&t, t0 + 12_000).is_empty());
     assert_eq!(t.pending(), vec![("T".into(), 2), ("U".into(), 1)]);
     // A message that merely carries the property is no timer.
     let mut plain = msg("T", 0, "x", "A");
     plain.properties.put(property::TIMER_OUT_MS, "11000");
     s.put_message(&plain).unwrap();
-    assert_eq!(t.slot_count(11_000).unwrap(), 3);
+    assert_eq!(t.slot_count(t0 + 11_000).unwrap(), 3);
 }
 
 #[test]
 fn deliveries_mark_their_timers_and_close_earlier_slots() {
     let dir = tempfile::tempdir().unwrap();
+    let t0 = ahead();
     let (s, t) = open(&config(dir.path(), 1 << 16));
-    let a = put_timer(&s, "T", 5000);
-    let b = put_timer(&s, "T", 5000);
-    let c = put_timer(&s, "T", 6000);
-    assert!(!t.is_delivered(5000, a));
-    put_delivery(&s, "T", 5000, a);
-    assert!(t.is_delivered(5000, a));
-    assert!(!t.is_delivered(5000, b));
+    let a = put_timer(&s, "T", t0 + 5000);
+    let b = put_timer(&s, "T", t0 + 5000);
+    let c = put_timer(&s, "T", t0 + 6000);
+    assert!(!t.is_delivered(t0 + 5000, a));
+    put_delivery(&s, "T", t0 + 5000, a);
+    assert!(t.is_delivered(t0 + 5000, a));
+    assert!(!t.is_delivered(t0 + 5000, b));
     assert_eq!(t.pending_total(), 2);
-    put_delivery(&s, "T", 6000, c);
-    assert!(t.is_delivered(5000, b), "slot 5000 is before the slot being delivered");
-    assert!(!t.is_delivered(7000, c));
+    put_delivery(&s, "T", t0 + 6000, c);
+    assert!(t.is_delivered(t0 + 5000, b), "its slot is before the slot being delivered");
+    assert!(!t.is_delivered(t0 + 7000, c));
     assert_eq!(t.pending_total(), 1);
 }
 
 #[test]
 fn a_crash_rebuilds_wheel_deliveries_and_counts_once() {
     let dir = tempfile::tempdir().unwrap();
+    let t0 = ahead();
     let cfg = config(dir.path(), 1 << 16);
     let (a, b, c);
     {
         let (s, t) = open(&cfg);
-        a = put_timer(&s, "T", 5000);
+        a = put_timer(&s, "T", t0 + 5000);
         s.flush().unwrap(); // checkpoint here: a counted, nothing delivered
-        b = put_timer(&s, "T", 5000);
-        c = put_timer(&s, "U", 9000);
-        put_delivery(&s, "T", 5000, b);
+        b = put_timer(&s, "T", t0 + 5000);
+        c = put_timer(&s, "U", t0 + 9000);
+        put_delivery(&s, "T", t0 + 5000, b);
         assert_eq!(t.pending(), vec![("T".into(), 1), ("U".into(), 1)]);
     } // no shutdown: a crash
     let (s, t) = open(&cfg);
-    assert_eq!(chain(&t, 5000), vec![b, a], "no record linked twice");
-    assert_eq!(chain(&t, 9000), vec![c]);
-    assert!(t.is_delivered(5000, b) && !t.is_delivered(5000, a), "the delivery was replayed");
+    assert_eq!(chain(&t, t0 + 5000), vec![b, a], "no record linked twice");
+    assert_eq!(chain(&t, t0 + 9000), vec![c]);
+    assert!(t.is_delivered(t0 + 5000, b) && !t.is_delivered(t0 + 5000, a), "the delivery was replayed");
     assert_eq!(t.pending(), vec![("T".into(), 1), ("U".into(), 1)]);
     // A clean stop keeps the deliveries of the current slot in the checkpoint.
     s.shutdown().unwrap();
     drop((s, t));
     let (_s, t) = open(&cfg);
-    assert!(t.is_delivered(5000, b) && !t.is_delivered(5000, a));
+    assert!(t.is_delivered(t0 + 5000, b) && !t.is_delivered(t0 + 5000, a));
     assert_eq!(t.pending_total(), 2);
 }
 
 #[test]
 fn records_past_a_cut_commit_log_are_unlinked() {
     let dir = tempfile::tempdir().unwrap();
+    let t0 = ahead();
     let (s, t) = open(&config(dir.path(), 1 << 16));
-    let a = put_timer(&s, "T", 5000);
-    let b = put_timer(&s, "T", 5000);
-    put_delivery(&s, "T", 5000, a);
+    let a = put_timer(&s, "T", t0 + 5000);
+    let b = put_timer(&s, "T", t0 + 5000);
+    put_delivery(&s, "T", t0 + 5000, a);
     t.truncate_dirty(b).unwrap();
-    assert_eq!(chain(&t, 5000), vec![a]);
-    assert_eq!(t.slot_count(5000).unwrap(), 1);
-    assert!(!t.is_delivered(5000, a), "its delivery was past the cut too");
+    assert_eq!(chain(&t, t0 + 5000), vec![a]);
+    assert_eq!(t.slot_count(t0 + 5000).unwrap(), 1);
+    assert!(!t.is_delivered(t0 + 5000, a), "its delivery was past the cut too");
     assert!(t.dispatched_to() <= b);
 }
 
@@ -276,4 +286,70 @@ fn put_timer_after_delivered(cfg: &StoreConfig, early: i64, late: i64) -> (i64, 
     let pending = put_timer(&s, "U", late);
     s.shutdown().unwrap();
     (pending, n)
+}
+
+/// The race between a put and the delivery service: the service walked past
+/// a timer's slot before the store linked the timer (the put straddled the
+/// slot's boundary and its write or dispatch lagged). The timer is due: it
+/// goes into the slot the service walks next, is delivered from there once,
+/// and stays delivered across a crash and a clean restart.
+#[test]
+fn a_timer_linked_after_the_service_passed_its_slot_goes_to_the_next_slot_and_out_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 1 << 16);
+    let now = crate::store::now_ms();
+    let (passed, next) = (CFG.slot_of(now + 10_000), CFG.slot_of(now + 12_000));
+    let timer;
+    {
+        let (s, t) = open(&cfg);
+        t.set_cursor(next);
+        timer = put_timer(&s, "T", passed);
+        assert!(chain(&t, passed).is_empty(), "not linked into a slot the service has left");
+        assert_eq!(to_deliver(&s, &t, next), vec![timer], "due in the slot walked next");
+        // Its delivery still names its own slot in TIMER_OUT_MS.
+        put_delivery(&s, "T", passed, timer);
+        assert!(to_deliver(&s, &t, next).is_empty(), "delivered once");
+        assert_eq!(t.pending_total(), 0);
+    } // no shutdown: a crash, and recovery replays both records
+    let (s, t) = open(&cfg);
+    assert_eq!(chain(&t, next), vec![timer], "replay does not link it again");
+    assert!(chain(&t, passed).is_empty());
+    assert!(to_deliver(&s, &t, next).is_empty(), "not delivered again after the crash");
+    assert_eq!(t.start_cursor(now), next, "the walk resumes at the slot it was delivered from");
+    s.shutdown().unwrap();
+    drop((s, t));
+    let (s, t) = open(&cfg);
+    assert!(to_deliver(&s, &t, next).is_empty(), "nor after a clean restart");
+    assert_eq!(t.pending_total(), 0);
+}
+
+/// The window inside the service's walk: a timer linked into the slot
+/// between the read of its chain and the cursor's move past it is not
+/// skipped: the move is refused and the slot walked again; once the cursor
+/// is past, a timer for the slot goes to the next one.
+#[test]
+fn the_cursor_leaves_a_slot_only_if_nothing_was_linked_into_it_during_its_walk() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, t) = open(&config(dir.path(), 1 << 16));
+    let now = crate::store::now_ms();
+    let slot = CFG.slot_of(now + 10_000);
+    t.set_cursor(slot);
+    let a = put_timer(&s, "T", slot);
+    let walk = t.chain(slot).unwrap();
+    let seen = walk.head();
+    assert_eq!(walk.map(|r| r.phy_offset).collect::<Vec<_>>(), vec![a]);
+    put_delivery(&s, "T", slot, a);
+    let b = put_timer(&s, "T", slot); // linked during the walk
+    assert!(!t.advance_cursor(slot, seen).unwrap(), "the slot grew: not left");
+    assert_eq!(t.start_cursor(now), slot);
+    let walk = t.chain(slot).unwrap();
+    let seen = walk.head();
+    assert_eq!(to_deliver(&s, &t, slot), vec![b], "the second walk delivers only the new one");
+    put_delivery(&s, "T", slot, b);
+    assert!(t.advance_cursor(slot, seen).unwrap());
+    assert_eq!(t.start_cursor(now), slot + CFG.precision_ms);
+    let c = put_timer(&s, "T", slot);
+    assert!(!chain(&t, slot).contains(&c), "not behind the cursor");
+    assert_eq!(chain(&t, slot + CFG.precision_ms), vec![c]);
+    assert_eq!(t.pending_total(), 1);
 }
