@@ -98,6 +98,9 @@ CONFIG = {
     "gen_timeout_floor": env_int("GEN_TIMEOUT", 300),
     # before each run, wait up to this many seconds for the machine to be (nearly) idle
     "idle_wait_s": env_int("IDLE_WAIT", 0 if QUICK else 15),
+    # spawn -> first acknowledged send must happen within this (a Java broker recovering tens
+    # of thousands of consume queues takes minutes)
+    "start_deadline_s": env_int("START_DEADLINE_S", 90),
     # scenario families, in this order: "send" (generator, sizes x producers), "javatool"
     # (RocketMQ's benchmark tools), and the families in bench/<name>.py (each a module with
     # run(ctx, args, emit) and report(records) -> Markdown)
@@ -420,7 +423,7 @@ class Broker:
             self.procs["broker"] = b
         # start -> first acknowledged send, timed from the broker process' spawn
         attempts = 0
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + CONFIG["start_deadline_s"]
         while True:
             attempts += 1
             r = subprocess.run([self.args.ferromq, "bench", "--broker", self.addr, "--topic",
@@ -445,7 +448,7 @@ class Broker:
                 raise RuntimeError(f"{self.kind} broker died during start: {tail(b.err_path)}\n"
                                    f"{tail(b.out_path)}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.kind} broker: no successful send within 90 s; last "
+                raise RuntimeError(f"{self.kind} broker: no successful send within {CONFIG['start_deadline_s']} s; last "
                                    f"probe: rc={r.returncode} {r.stdout[-300:]} {r.stderr[-300:]}")
             time.sleep(0.02)
         if self.kind in CEILING_KINDS:

@@ -31,7 +31,11 @@ const PAGE: usize = 4096;
 
 pub struct MappedFile {
     path: PathBuf,
-    file: std::fs::File,
+    /// Kept open for fully preallocated segments (commit log, index: few).
+    /// Chunked ones (consume queues, one per written queue) close it once
+    /// mapped and reopen it per chunk reserved, so that tens of thousands
+    /// of queues do not need as many open files.
+    file: Option<std::fs::File>,
     prealloc: Prealloc,
     /// With `Prealloc::Chunked`, [wrote, allocated) is known to be reserved
     /// whenever allocated > wrote; with `Full`, the file size.
@@ -129,9 +133,9 @@ impl MappedFile {
                 tracing::debug!(path = %path.display(), "madvise(MADV_RANDOM) refused: {e}");
             }
         }
-        let allocated = match prealloc {
-            Prealloc::Full => size,
-            Prealloc::Chunked(_) => 0,
+        let (allocated, file) = match prealloc {
+            Prealloc::Full => (size, Some(file)),
+            Prealloc::Chunked(_) => (0, None),
         };
         Ok(MappedFile {
             path,
@@ -195,7 +199,15 @@ impl MappedFile {
         let to = end.div_ceil(chunk.max(PAGE)).saturating_mul(chunk.max(PAGE)).min(self.size);
         // Filesystems that cannot reserve (Ok(false)) stay sparse, as the
         // Java broker's files always are.
-        allocate_range(&self.file, from, to - from)?;
+        let reopened;
+        let file = match &self.file {
+            Some(f) => f,
+            None => {
+                reopened = OpenOptions::new().write(true).open(&self.path)?;
+                &reopened
+            }
+        };
+        allocate_range(file, from, to - from)?;
         self.allocated.store(to, Ordering::Relaxed);
         Ok(())
     }
@@ -538,6 +550,26 @@ impl MappedFileQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chunked_file_holds_no_descriptor_and_still_reserves_chunk_after_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let size = 4 * CHUNK;
+        let f = MappedFile::open_with(dir.path(), 0, size, Prealloc::Chunked(CHUNK)).unwrap();
+        assert!(f.file.is_none(), "a consume queue segment keeps no file open");
+        let entry = [7u8; 20];
+        let n = (3 * CHUNK + 100) / entry.len();
+        for _ in 0..n {
+            f.try_append(&entry).unwrap();
+        }
+        assert_eq!(f.wrote(), n * entry.len());
+        assert!(f.allocated.load(Ordering::Relaxed) >= f.wrote());
+        f.flush().unwrap();
+        let back = std::fs::read(dir.path().join(file_name(0))).unwrap();
+        assert!(back[..n * entry.len()].iter().all(|b| *b == 7));
+        let full = MappedFile::open_with(dir.path(), size as i64, size, Prealloc::Full).unwrap();
+        assert!(full.file.is_some());
+    }
 
     #[test]
     fn append_read_and_roll() {

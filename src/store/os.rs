@@ -49,3 +49,36 @@ mod tests {
         assert!((0..24).contains(&local_time(0).tm_hour));
     }
 }
+
+/// Raises the soft limit on open files to the hard limit, as the JVM does
+/// at start (`-XX:+MaxFDLimit`): every mapped segment (commit log, each
+/// written consume queue, index) keeps its file open, so a broker with tens
+/// of thousands of written queues needs more than the usual soft 1 024.
+/// Returns the limit now in force.
+pub fn raise_open_files_limit() -> std::io::Result<u64> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit write/read only the struct passed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        return Ok(raised.rlim_cur as u64);
+    }
+    Ok(lim.rlim_cur as u64)
+}
+
+#[cfg(test)]
+mod rlimit_tests {
+    #[test]
+    fn the_open_files_limit_ends_at_the_hard_limit() {
+        let now = super::raise_open_files_limit().unwrap();
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+        assert_eq!(now, lim.rlim_cur as u64);
+        assert_eq!(lim.rlim_cur, lim.rlim_max);
+    }
+}
