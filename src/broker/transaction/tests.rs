@@ -32,6 +32,15 @@ fn prepared(b: &Broker, key: &str) -> (MessageExt, i64) {
     (b.store.look_message_by_offset(put.wrote_offset).unwrap(), put.wrote_offset)
 }
 
+/// A check round stops at a half message stored in its own starting
+/// millisecond (Java's "fresh stored, check it later"), so a test that
+/// expects a half to be checked waits for the clock to pass its store time.
+fn clock_past(ms: i64) {
+    while now_ms() <= ms {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
 /// Drives the END_TRANSACTION handler as the processor does.
 fn end_tx(b: &Broker, req: &RemotingCommand) -> BrokerResult<Reply> {
     let (conn, _sent) = ConnectionHandle::detached("127.0.0.1:1".parse().unwrap());
@@ -101,6 +110,7 @@ async fn check_round_skips_settled_halves_even_when_ops_arrive_out_of_order() {
     // Settle the last one first, then the first.
     end_tx(&b, &end(&h2, sys_flag::TRANSACTION_COMMIT)).unwrap();
     end_tx(&b, &end(&h0, sys_flag::TRANSACTION_ROLLBACK)).unwrap();
+    clock_past(h2.store_timestamp);
     b.check_transactions().await;
     // Only B was unsettled: with no live producer it is put back unchecked.
     assert_eq!(b.store.max_offset_in_queue(topics::TRANS_HALF_TOPIC, 0), 4);
@@ -111,6 +121,7 @@ async fn check_round_skips_settled_halves_even_when_ops_arrive_out_of_order() {
     assert_eq!(b.offsets.query(CID_SYS_RMQ_TRANS, topics::TRANS_OP_HALF_TOPIC, 0), 2);
     // Committing the copy settles B; the next round finds nothing to do.
     end_tx(&b, &end(&copy, sys_flag::TRANSACTION_COMMIT)).unwrap();
+    clock_past(copy.store_timestamp);
     b.check_transactions().await;
     assert_eq!(b.store.max_offset_in_queue(topics::TRANS_HALF_TOPIC, 0), 4);
     assert_eq!(b.offsets.query(CID_SYS_RMQ_TRANS, topics::TRANS_HALF_TOPIC, 0), 4);
