@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendResult;
@@ -26,6 +27,7 @@ import org.apache.rocketmq.remoting.netty.NettyRemotingClient;
 import org.apache.rocketmq.remoting.protocol.RemotingCommand;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * Timer messages (5.x properties from a 4.x client) are as durable as any other message: a
@@ -92,6 +94,7 @@ class TimerDurabilityTest {
      * once, none early. Opt-in (about 11 minutes): {@code -Dinterop.timerSoak=true}.
      */
     @Test
+    @Timeout(value = 20, unit = TimeUnit.MINUTES) // beyond the suite's 150 s default
     void aHundredThousandTimersOverTenMinutesArriveOnce() throws Exception {
         Assumptions.assumeTrue(Boolean.getBoolean("interop.timerSoak"), "opt-in: -Dinterop.timerSoak=true");
         int n = Integer.getInteger("interop.timerSoak.count", 100_000);
