@@ -58,6 +58,9 @@ import time
 import json
 from pathlib import Path
 
+# the report's number formatting, shared with bench/report.py
+from report import fmt as _fmt, med as _med, ratio as _ratio
+
 FAMILY = "consume"
 TOPIC = "BenchConsumeTopic"
 
@@ -457,21 +460,6 @@ def run(ctx, args, emit):
 # ------------------------------------------------------------------------------------------
 # report
 # ------------------------------------------------------------------------------------------
-
-
-def _med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
-def _fmt(x, nd=0):
-    if x is None:
-        return "–"
-    return f"{x:,.{nd}f}"
-
-
-def _ratio(a, b):
-    return "–" if a is None or b is None or b == 0 else f"{a / b:.2f}×"
 
 
 TITLES = {

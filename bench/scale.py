@@ -50,6 +50,9 @@ import subprocess
 import time
 from pathlib import Path
 
+# the report's number formatting, shared with bench/report.py
+from report import fmt as _fmt, med as _med, ratio as _ratio
+
 ALL_SCENARIOS = ("topics", "queues", "clients")
 
 
@@ -303,24 +306,6 @@ def run(ctx, args, emit):
 # --------------------------------------------------------------------------------------------
 
 NAMES = {"java": "RocketMQ 4.9.7", "ferro": "ferromq"}
-
-
-def _med(xs):
-    import statistics
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
-def _fmt(x, nd=0):
-    if x is None:
-        return "–"
-    return f"{x:,.0f}" if nd == 0 else f"{x:,.{nd}f}"
-
-
-def _ratio(a, b):
-    if a is None or b is None or b == 0:
-        return "–"
-    return f"{a / b:.2f}×"
 
 
 def _get(r, *path):

@@ -28,6 +28,9 @@ import statistics
 import time
 from pathlib import Path
 
+# the report's number formatting, shared with bench/report.py
+from report import fmt as _fmt, med as _med, ratio as _ratio, size_label as _size
+
 FAMILY = "syncflush"
 
 
@@ -125,23 +128,6 @@ def run(ctx, args, emit):
 # ------------------------------------------------------------------------------------------
 # report
 # ------------------------------------------------------------------------------------------
-
-
-def _med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
-def _fmt(x, nd=0):
-    return "–" if x is None else f"{x:,.{nd}f}"
-
-
-def _ratio(a, b):
-    return "–" if a is None or b is None or b == 0 else f"{a / b:.2f}×"
-
-
-def _size(s):
-    return f"{s // 1024} KiB" if s >= 1024 and s % 1024 == 0 else f"{s} B"
 
 
 def report(records):

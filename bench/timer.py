@@ -33,6 +33,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+# the report's number formatting, shared with bench/report.py
+from report import fmt as _fmt, med as _med, ratio as _ratio
+
 FAMILY = "timer"
 
 
@@ -232,24 +235,6 @@ def anomalies(rec, messages):
 # --------------------------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------------------------
-
-
-def _med(xs):
-    import statistics
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
-def _fmt(x, nd=0):
-    if x is None:
-        return "–"
-    return f"{x:,.{nd}f}"
-
-
-def _ratio(a, b):
-    if a is None or b is None or b == 0:
-        return "–"
-    return f"{a / b:.2f}×"
 
 
 def report(records):
