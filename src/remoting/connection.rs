@@ -342,6 +342,27 @@ where
     handle
 }
 
+/// Read room per connection. Small, because most connections are idle
+/// clients sending heartbeats; a frame longer than this gets room for all of
+/// it once its length is known.
+const READ_CHUNK: usize = 8 * 1024;
+/// An empty read buffer bigger than this is replaced by a fresh small one.
+const IDLE_BUF_MAX: usize = 256 * 1024;
+
+/// Room for the next read: a large frame's room is given back once it is
+/// parsed (a thousand idle clients must not each pin their largest request),
+/// and a full buffer gets a chunk (BytesMut alone grows by 64 bytes).
+fn make_read_room(buf: &mut BytesMut) {
+    let room = buf.capacity() - buf.len();
+    if buf.is_empty() && !(READ_CHUNK / 2..=IDLE_BUF_MAX).contains(&room) {
+        // A fresh chunk rather than `reserve`, which would reclaim the whole
+        // allocation behind it, however large, once its frames are dropped.
+        *buf = BytesMut::with_capacity(READ_CHUNK);
+    } else if room < READ_CHUNK / 2 {
+        buf.reserve(READ_CHUNK);
+    }
+}
+
 async fn read_loop<R: AsyncRead + Unpin, P: RequestProcessor>(
     mut rd: R,
     conn: &ConnectionHandle,
@@ -350,7 +371,7 @@ async fn read_loop<R: AsyncRead + Unpin, P: RequestProcessor>(
 ) -> Result<(), RemotingError> {
     let max_frame = budget.limits.max_frame;
     let in_flight = Arc::new(Semaphore::new(budget.limits.max_in_flight.max(1)));
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut permit = None;
     loop {
         while let Some(cmd) = parse_frame(&mut buf, max_frame)? {
@@ -369,6 +390,7 @@ async fn read_loop<R: AsyncRead + Unpin, P: RequestProcessor>(
                 buf.reserve((len + 4).saturating_sub(buf.len()));
             }
         }
+        make_read_room(&mut buf);
         if rd.read_buf(&mut buf).await? == 0 {
             return Ok(());
         }
@@ -457,4 +479,36 @@ async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::UnboundedRec
     outflow.writer_gone.store(true, Ordering::Release);
     outflow.drained.notify_waiters();
     let _ = wr.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::{BufMut, BytesMut};
+
+    use super::{make_read_room, IDLE_BUF_MAX, READ_CHUNK};
+
+    #[test]
+    fn read_room_stays_small_for_idle_connections() {
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        // A 1 MiB frame got room for all of it, and was parsed away.
+        buf.reserve(1 << 20);
+        buf.put_bytes(7, 1 << 20);
+        let frame = buf.split_to(1 << 20).freeze();
+        drop(frame);
+        make_read_room(&mut buf);
+        assert!(buf.capacity() >= READ_CHUNK / 2);
+        // Had it kept the large allocation, room for 1 MiB would come free.
+        buf.reserve(READ_CHUNK);
+        assert!(buf.capacity() <= IDLE_BUF_MAX, "room of a parsed large frame kept: {}", buf.capacity());
+    }
+
+    #[test]
+    fn a_full_buffer_gets_a_whole_chunk() {
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        buf.put_bytes(1, buf.capacity());
+        make_read_room(&mut buf);
+        assert!(buf.capacity() - buf.len() >= READ_CHUNK / 2, "room {}", buf.capacity() - buf.len());
+        // A partial frame is kept as it is.
+        assert!(buf.iter().all(|&b| b == 1));
+    }
 }

@@ -18,6 +18,10 @@ use super::RemotingCommand;
 /// Plain bodies shorter than this are copied next to their header; a
 /// separate iovec costs more than copying them.
 const INLINE_BODY: usize = 16 * 1024;
+/// The copy buffer a connection starts with; it grows with its batches.
+const HEAD_START: usize = 4 * 1024;
+/// A copy buffer that grew past this is dropped after its write.
+const HEAD_KEEP_MAX: usize = 256 * 1024;
 /// iovecs handed to one writev (Linux's IOV_MAX is 1024).
 const MAX_IOV: usize = 1024;
 
@@ -33,7 +37,7 @@ pub(crate) struct Batch {
 
 impl Batch {
     pub(crate) fn new(vectored: bool) -> Self {
-        Batch { head: BytesMut::with_capacity(64 * 1024), chunks: Vec::new(), len: 0, vectored }
+        Batch { head: BytesMut::with_capacity(HEAD_START), chunks: Vec::new(), len: 0, vectored }
     }
 
     /// Bytes gathered so far.
@@ -80,9 +84,10 @@ impl Batch {
         };
         self.chunks.clear();
         self.len = 0;
-        if self.head.capacity() > 4 << 20 {
-            // One huge response must not pin its buffer for the connection's life.
-            self.head = BytesMut::with_capacity(64 * 1024);
+        if self.head.capacity() > HEAD_KEEP_MAX {
+            // One big batch must not pin its buffer for the connection's life:
+            // most connections are idle clients.
+            self.head = BytesMut::with_capacity(HEAD_START);
         }
         r
     }
