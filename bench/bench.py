@@ -618,9 +618,11 @@ CONS_RE = re.compile(r"TPS: (\d+) FAIL: (\d+) AVG\(B2C\) RT\(ms\):\s*([\d.]+|NaN
                      r"AVG\(S2C\) RT\(ms\):\s*([\d.]+|NaN)")
 
 
-def java_tool_run(args, kind, size, threads, rnd, logroot):
+def java_tool_run(args, kind, size, threads, rnd, logroot, consumer=True):
+    """consumer=False runs the Producer alone, as RocketMQ's producer.sh is run; with it the
+    push Consumer runs beside it on the same box (the combined shape)."""
     window = CONFIG["java_tool_seconds"]
-    run_id = f"javatool-{size}B-w{threads}-r{rnd}-{kind}"
+    run_id = f"javatool-{size}B-w{threads}{'' if consumer else 'p'}-r{rnd}-{kind}"
     logdir = Path(logroot, run_id)
     logdir.mkdir(parents=True, exist_ok=True)
     workdir = new_workdir(run_id)
@@ -628,7 +630,8 @@ def java_tool_run(args, kind, size, threads, rnd, logroot):
     # with 1024 queues and refuses UPDATE_AND_CREATE_TOPIC for
     topic = "BenchToolTopic"
     rec = {"type": "javatool", "run_id": run_id, "broker": kind, "size": size,
-           "threads": threads, "round": rnd, "window_s": window, "tool": args.java_tool_kind,
+           "threads": threads, "consumer": consumer, "round": rnd, "window_s": window,
+           "tool": args.java_tool_kind,
            "store_dir": str(workdir), "ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
            "loadavg_before": loadavg()}
     if CONFIG["idle_wait_s"] > 0:
@@ -645,10 +648,12 @@ def java_tool_run(args, kind, size, threads, rnd, logroot):
         home.mkdir(exist_ok=True)
         base = [java_bin()] + client_jvm_opts() + ADD_OPENS + [
             f"-Duser.home={home}", "-cp", args.java_tool_classpath]
-        cons = Proc("java-consumer", base + [args.java_tool_consumer, "-n", broker.namesrv_addr,
-                                             "-t", topic], logdir, cwd=str(workdir))
-        clients.append(cons)
-        cons.wait_for_line(lambda l: "Consumer Started" in l, 60)
+        cons = None
+        if consumer:
+            cons = Proc("java-consumer", base + [args.java_tool_consumer, "-n", broker.namesrv_addr,
+                                                 "-t", topic], logdir, cwd=str(workdir))
+            clients.append(cons)
+            cons.wait_for_line(lambda l: "Consumer Started" in l, 60)
         prod = Proc("java-producer", base + [args.java_tool_producer, "-n", broker.namesrv_addr,
                                              "-t", topic, "-w", str(threads), "-s", str(size)],
                     logdir, cwd=str(workdir))
@@ -672,11 +677,13 @@ def java_tool_run(args, kind, size, threads, rnd, logroot):
         rec["client_cpu_s"] = round(ccpu1 - ccpu0, 3)
         rec["other_cores_busy"] = round(max(0.0, (sys1 - sys0) - ours) / elapsed, 2)
         prod.stop(grace=10)
-        time.sleep(2.0)
-        cons.stop(grace=10)
+        clines = []
+        if cons:
+            time.sleep(2.0)
+            cons.stop(grace=10)
+            clines = [CONS_RE.search(l) for l in cons.stdout_text().splitlines()]
         lines = [SEND_RE.search(l) for l in prod.stdout_text().splitlines()]
         sends = [m for m in lines if m]
-        clines = [CONS_RE.search(l) for l in cons.stdout_text().splitlines()]
         conss = [m for m in clines if m]
         rec["producer_lines"] = [m.group(0) for m in sends]
         rec["consumer_lines"] = [m.group(0) for m in conss]
@@ -830,10 +837,12 @@ def main():
                         emit(rec)
         for rnd in range(1, CONFIG["java_tool_rounds"] + 1 if "javatool" in fams else 1):
             for sc in CONFIG["java_tool_scenarios"]:
-                size, threads = (int(x) for x in sc.lower().split("x"))
+                # "1024x16": Producer + Consumer; "1024x16p": the Producer alone
+                alone = sc.lower().endswith("p")
+                size, threads = (int(x) for x in sc.lower().rstrip("p").split("x"))
                 for kind in [k for k in CONFIG["brokers"] if k not in CEILING_KINDS]:
-                    log(f"java tool round {rnd}: {size} B x {threads} threads, {kind}")
-                    rec = java_tool_run(args, kind, size, threads, rnd, args.logs)
+                    log(f"java tool round {rnd}: {size} B x {threads} threads{' (producer alone)' if alone else ''}, {kind}")
+                    rec = java_tool_run(args, kind, size, threads, rnd, args.logs, consumer=not alone)
                     log(f"  -> send tps={rec.get('send_tps')} samples={rec.get('send_tps_samples')} "
                         f"consume tps={rec.get('consume_tps')} rss={rec.get('peak_rss_total_mib')}MiB "
                         f"{'ANOMALIES: ' + '; '.join(rec['anomalies']) if rec['anomalies'] else ''}")

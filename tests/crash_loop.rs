@@ -45,7 +45,7 @@ async fn run_cycle(addr: String, cycle: usize, acks: Acks, run_for: Duration) {
                     Ok(r) => {
                         acks.lock().unwrap().insert((r.queue_id, r.queue_offset), body);
                         // Commit consumer progress now and then; it must never pass the data.
-                        if seq % 10 == 0 {
+                        if seq.is_multiple_of(10) {
                             let _ = client.update_consumer_offset(GROUP, TOPIC, r.queue_id, r.queue_offset + 1).await;
                         }
                     }
@@ -104,7 +104,8 @@ async fn crash_loop(flush: &str) {
         sends.await.unwrap();
         if cycle % 5 == 4 {
             let server = Server::start(&conf, port, ns_port);
-            verify(&server.broker_addr, &acks.lock().unwrap().clone()).await;
+            let acked = acks.lock().unwrap().clone();
+            verify(&server.broker_addr, &acked).await;
             server.kill();
         }
     }

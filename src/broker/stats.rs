@@ -169,6 +169,9 @@ pub struct StatsSnapshot {
     pub get_transferred_tps: [f64; 3],
 }
 
+/// One sample per second: (second, put, found, miss, transferred).
+type Sample = (u64, u64, u64, u64, u64);
+
 pub struct BrokerStats {
     started: Instant,
     pub boot_timestamp: i64,
@@ -181,7 +184,7 @@ pub struct BrokerStats {
     put_time_max_ms: AtomicU64,
     put_time_buckets: [AtomicU64; 13],
     /// One sample per second: (second, put, found, miss, transferred).
-    samples: Mutex<VecDeque<(u64, u64, u64, u64, u64)>>,
+    samples: Mutex<VecDeque<Sample>>,
     /// (stats name, key) → item.
     items: Items,
 }
@@ -299,7 +302,7 @@ impl BrokerStats {
     }
 
     /// [tps10, tps60, tps600] for one counter of the samples.
-    fn tps_values(&self, pick: fn(&(u64, u64, u64, u64, u64)) -> u64) -> [f64; 3] {
+    fn tps_values(&self, pick: fn(&Sample) -> u64) -> [f64; 3] {
         let samples = self.samples.lock().unwrap();
         let Some(last) = samples.back() else { return [0.0; 3] };
         let at = |secs: u64| {
@@ -311,7 +314,7 @@ impl BrokerStats {
     }
 
     /// "tps10 tps60 tps600" for one counter of the samples.
-    fn tps(&self, pick: fn(&(u64, u64, u64, u64, u64)) -> u64) -> String {
+    fn tps(&self, pick: fn(&Sample) -> u64) -> String {
         let [a, b, c] = self.tps_values(pick);
         format!("{a:.2} {b:.2} {c:.2}")
     }
@@ -352,7 +355,7 @@ impl BrokerStats {
         let put = self.put_total.load(Ordering::Relaxed);
         let size = self.put_size_total.load(Ordering::Relaxed);
         let up = self.started.elapsed().as_secs();
-        let total_get = |s: &(u64, u64, u64, u64, u64)| s.2 + s.3;
+        let total_get = |s: &Sample| s.2 + s.3;
         vec![
             ("bootTimestamp".into(), self.boot_timestamp.to_string()),
             (

@@ -151,7 +151,7 @@ pub fn hex_upper(b: &[u8]) -> String {
 /// Splits an offset message id back into store host and commit-log offset.
 pub fn decode_message_id(id: &str) -> Result<(SocketAddr, i64), ProtocolError> {
     let bad = || ProtocolError::BadField("msgId", id.to_string());
-    if !id.is_ascii() || id.len() % 2 != 0 {
+    if !id.is_ascii() || !id.len().is_multiple_of(2) {
         return Err(bad());
     }
     let bytes: Vec<u8> = (0..id.len())

@@ -134,9 +134,12 @@ pub(crate) mod tests {
     use super::*;
 
     /// Records what it is given, as owned values.
+    /// (topic, queue id, queue offset, commit-log offset, sys flag) as dispatched.
+    type Seen = (String, i32, i64, i64, i32);
+
     #[derive(Default)]
     pub struct Recorder {
-        pub seen: Mutex<Vec<(String, i32, i64, i64, i32)>>,
+        pub seen: Mutex<Vec<Seen>>,
         pub deleted_before: Mutex<Vec<i64>>,
         pub flushes: Mutex<usize>,
     }

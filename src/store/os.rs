@@ -66,9 +66,9 @@ pub fn raise_open_files_limit() -> std::io::Result<u64> {
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        return Ok(raised.rlim_cur as u64);
+        return Ok(raised.rlim_cur);
     }
-    Ok(lim.rlim_cur as u64)
+    Ok(lim.rlim_cur)
 }
 
 #[cfg(test)]
@@ -78,7 +78,7 @@ mod rlimit_tests {
         let now = super::raise_open_files_limit().unwrap();
         let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
-        assert_eq!(now, lim.rlim_cur as u64);
+        assert_eq!(now, lim.rlim_cur);
         assert_eq!(lim.rlim_cur, lim.rlim_max);
     }
 }
