@@ -8,7 +8,9 @@
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
+use super::mapped_file::MappedFile;
 use super::MessageStore;
+use crate::protocol::message::MessageExt;
 
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// At most this many files are deleted per round, as the Java broker's
@@ -80,7 +82,7 @@ impl MessageStore {
             }
             let range = (f.start(), f.start() + f.size() as i64);
             if drop_pending {
-                dropped += self.pending_in(range, usize::MAX);
+                dropped += self.drop_pending_in(f, range);
             } else if self.pending_in(range, 1) > 0 {
                 tracing::info!(file = %f.path().display(), "expired commit log file kept: it holds timers not yet delivered");
                 return false;
@@ -101,6 +103,18 @@ impl MessageStore {
     /// What the dispatchers still need in the commit log range, up to `at_most`.
     fn pending_in(&self, (start, end): (i64, i64), at_most: usize) -> usize {
         self.dispatchers.iter().map(|d| d.pending_in(start, end, at_most)).fold(0, usize::saturating_add)
+    }
+
+    /// The disk forces deleting the range: what the dispatchers still needed
+    /// there is written off.
+    fn drop_pending_in(&self, f: &MappedFile, (start, end): (i64, i64)) -> usize {
+        // Read from the file itself: the commit log is locked while it deletes.
+        let message_at = |phy: i64| {
+            let pos = usize::try_from(phy - f.start()).ok()?;
+            let size = i32::from_be_bytes(f.read(pos, 4)?.try_into().ok()?);
+            MessageExt::decode(f.read(pos, usize::try_from(size).ok()?)?).ok()
+        };
+        self.dispatchers.iter().map(|d| d.drop_pending_in(start, end, &message_at)).fold(0, usize::saturating_add)
     }
 
     /// Trims the derived data (consume queues, index) to the commit log's

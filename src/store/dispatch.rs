@@ -6,7 +6,7 @@
 //! `Dispatcher`, not four edits.
 
 use std::sync::Arc;
-use crate::protocol::message::{property, sys_flag, Properties};
+use crate::protocol::message::{property, sys_flag, MessageExt, Properties};
 
 use super::StoreError;
 
@@ -109,6 +109,14 @@ pub trait Dispatcher: Send + Sync {
     /// holding any, unless the disk forces its deletion.
     fn pending_in(&self, _phy_start: i64, _phy_end: i64, _at_most: usize) -> usize {
         0
+    }
+
+    /// Retention, forced by the disk, is about to delete the commit log range
+    /// `[phy_start, phy_end)`: what is pending there is lost and leaves this
+    /// dispatcher's accounts. `message_at` reads a record of the range (it is
+    /// still there). Returns how many were lost.
+    fn drop_pending_in(&self, phy_start: i64, phy_end: i64, _message_at: &dyn Fn(i64) -> Option<MessageExt>) -> usize {
+        self.pending_in(phy_start, phy_end, usize::MAX)
     }
 
     /// Retention: drops data wholly before `min_phy` (the commit log's

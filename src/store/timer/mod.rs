@@ -39,6 +39,8 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::dispatch::{DispatchRequest, Dispatcher};
+use crate::protocol::message::property::REAL_TOPIC;
+use crate::protocol::message::MessageExt;
 use super::StoreError;
 use log::{decode, TimerLog, TimerRecord, PUNCH_BLOCK, RECORD_SIZE};
 use wheel::{Slot, TimerWheel};
@@ -366,6 +368,34 @@ impl TimerStore {
         Ok(n)
     }
 
+    /// The timers pending in the commit log range are lost to a forced
+    /// deletion: they leave the per-topic pending counts (`timerPendingCount`),
+    /// by the real topic their message names, read before the lock is taken.
+    fn drop_pending(&self, phy_start: i64, phy_end: i64, message_at: &dyn Fn(i64) -> Option<MessageExt>) -> Result<usize, StoreError> {
+        let _trim = self.trim.lock().unwrap_or_else(|e| e.into_inner());
+        let v = self.view();
+        let from = self.lower_bound(&v, phy_start)?.max(v.settled);
+        let mut lost = Vec::new();
+        self.scan(from, v.len, |_, r| {
+            if r.phy_offset >= phy_end {
+                return false;
+            }
+            if v.progress.pending(r) {
+                lost.push(r.phy_offset);
+            }
+            true
+        })?;
+        let topics: Vec<String> = lost
+            .iter()
+            .filter_map(|&phy| message_at(phy).and_then(|m| m.properties.get(REAL_TOPIC).map(str::to_string)))
+            .collect();
+        let mut i = self.lock();
+        for t in &topics {
+            count(&mut i.pending, t, -1);
+        }
+        Ok(lost.len())
+    }
+
     /// Retention's trim: punches out the log's front up to the first record
     /// still needed, a timer not yet delivered or one whose message is at or
     /// past `min_phy` (the commit log's first offset).
@@ -561,7 +591,7 @@ impl Dispatcher for TimerStore {
                 i.log_max_phy = r.commit_log_offset;
             }
             if counts {
-                if let Some(real) = r.properties.get(crate::protocol::message::property::REAL_TOPIC) {
+                if let Some(real) = r.properties.get(REAL_TOPIC) {
                     count(&mut i.pending, real, 1);
                 }
             }
@@ -618,6 +648,16 @@ impl Dispatcher for TimerStore {
 
     fn pending_in(&self, phy_start: i64, phy_end: i64, at_most: usize) -> usize {
         TimerStore::pending_in(self, phy_start, phy_end, at_most)
+    }
+
+    fn drop_pending_in(&self, phy_start: i64, phy_end: i64, message_at: &dyn Fn(i64) -> Option<MessageExt>) -> usize {
+        match self.drop_pending(phy_start, phy_end, message_at) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(phy_start, phy_end, "timer log unreadable, pending counts not reduced for lost timers: {e}");
+                TimerStore::pending_in(self, phy_start, phy_end, usize::MAX)
+            }
+        }
     }
 
     /// Punches out the log's front (see `trim_front`); a failure only

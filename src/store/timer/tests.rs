@@ -232,8 +232,12 @@ fn a_forced_deletion_drops_pending_timers() {
     assert_eq!(t.pending_in(4096, 8192, usize::MAX), 0);
     // Not expired and pending: only the disk forces it out.
     assert_eq!(s.delete_expired_files(false), 0);
+    let other = put_timer(&s, "U", due);
+    assert_eq!(t.pending(), vec![("T".to_string(), 2), ("U".to_string(), 1)]);
     assert_eq!(s.delete_expired_files(true), 2);
     assert!(s.look_message_by_offset(timer).is_none());
+    assert!(s.look_message_by_offset(other).is_some());
+    assert_eq!(t.pending(), vec![("U".to_string(), 1)], "the lost timers leave timerPendingCount");
 }
 
 #[test]
