@@ -675,6 +675,7 @@ def java_tool_run(args, kind, size, threads, rnd, logroot, consumer=True):
         elapsed = time.monotonic() - t0
         ours = sum(cpu1[r] - cpu0[r] for r in cpu0) + (ccpu1 - ccpu0)
         rec["client_cpu_s"] = round(ccpu1 - ccpu0, 3)
+        rec["client_cpu_util"] = round((ccpu1 - ccpu0) / elapsed, 3)
         rec["other_cores_busy"] = round(max(0.0, (sys1 - sys0) - ours) / elapsed, 2)
         prod.stop(grace=10)
         clines = []

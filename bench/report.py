@@ -182,16 +182,17 @@ def main(paths):
         if r.get("error") or r.get("send_tps") is None:
             failed.append(r)
             continue
-        tgroups[(r["size"], r["threads"])][r["broker"]].append(r)
+        tgroups[(r["size"], r["threads"], r.get("consumer", True))][r["broker"]].append(r)
     if tgroups:
         tool = tools[0].get("tool")
         w(f"### RocketMQ's Java benchmark Producer + Consumer ({tool}), medians")
         w("")
         w("| scenario | broker | runs | Send TPS | avg RT ms | max RT ms | consume TPS | avg store→consume ms | "
-          "peak RSS MiB | broker CPU util | CPU s / 1M msgs (est.) | send failed | others' load |")
-        w("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+          "peak RSS MiB | broker CPU util | client CPU util | CPU s / 1M msgs (est.) | send failed | others' load |")
+        w("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
         for key in sorted(tgroups):
-            size, threads = key
+            size, threads, with_consumer = key
+            shape = f"{size_label(size)} × {threads} threads" + ("" if with_consumer else ", Producer alone")
             res = {}
             for kind, label in (("java", "RocketMQ 4.9.7"), ("ferro", "ferromq")):
                 rs = tgroups[key].get(kind)
@@ -205,24 +206,26 @@ def main(paths):
                     "s2c": med([r.get("avg_s2c_ms") for r in rs]),
                     "rss": med([r.get("peak_rss_total_mib") for r in rs]),
                     "util": med([r.get("cpu_util") for r in rs]),
+                    "cutil": med([r.get("client_cpu_util") for r in rs]),
                     "cpu": med([r.get("cpu_s_per_million_est") for r in rs]),
                     "failed": sum((r.get("send_failed") or 0) + (r.get("response_failed") or 0) for r in rs),
                     "samples": [s for r in rs for s in r.get("send_tps_samples", [])],
                     "other": med([r.get("other_cores_busy") for r in rs]),
                 }
                 res[kind] = x
-                w(f"| {size_label(size)} × {threads} threads | {label} | {len(rs)} | {fmt(x['tps'])} | "
+                w(f"| {shape} | {label} | {len(rs)} | {fmt(x['tps'])} | "
                   f"{fmt(x['rt'], 3)} | {fmt(x['max'])} | {fmt(x['ctps'])} | {fmt(x['s2c'], 1)} | "
-                  f"{fmt(x['rss'])} | {fmt(x['util'], 2)} | {fmt(x['cpu'], 1)} | {x['failed']} | "
+                  f"{fmt(x['rss'])} | {fmt(x['util'], 2)} | {fmt(x['cutil'], 2)} | {fmt(x['cpu'], 1)} | {x['failed']} | "
                   f"{fmt(x['other'], 2)} |")
             if "java" in res and "ferro" in res:
                 j, f = res["java"], res["ferro"]
                 w(f"| ferromq / RocketMQ | | | {ratio(f['tps'], j['tps'])} | {ratio(f['rt'], j['rt'])} | | "
-                  f"{ratio(f['ctps'], j['ctps'])} | | {ratio(f['rss'], j['rss'])} | | {ratio(f['cpu'], j['cpu'])} | | |")
+                  f"{ratio(f['ctps'], j['ctps'])} | | {ratio(f['rss'], j['rss'])} | | | {ratio(f['cpu'], j['cpu'])} | | |")
         w("")
         w(f"One DefaultMQProducer, N sending threads (one connection, so up to N sends in flight), "
-          f"one push consumer, run for {tools[0].get('window_s')} s; Send TPS is the median of the "
-          f"tool's 10-second lines after the first. CPU per message is estimated from that TPS.")
+          f"one push consumer beside it unless \"Producer alone\" (as producer.sh runs), run for "
+          f"{tools[0].get('window_s')} s; Send TPS is the median of the tool's 10-second lines after "
+          f"the first. CPU per message is estimated from that TPS. Client CPU is both client JVMs'.")
         w("")
 
     # ---- every run ----------------------------------------------------------------------
