@@ -270,7 +270,9 @@ def main(paths):
             w(f"- `{r['run_id']}`: {'; '.join(r['anomalies'])}")
         w("")
     else:
-        w("No anomalies (every run: no send errors, every message consumed, no process died).")
+        consumed = ", every message consumed" if gens or any(r.get("consumer", True) for r in tools) else ""
+        w(f"No anomalies (every run: no send errors{consumed}, no process died; each family's own "
+          f"checks are in its table).")
         w("")
     return "\n".join(out)
 

@@ -10,6 +10,12 @@
 //!   file with `pwrite` (page cache, no fsync), as a log would.
 //!
 //! What ferromq costs above this is its broker and store.
+//!
+//! It also answers a Java producer's few other requests (GET_ROUTEINFO_BY_TOPIC
+//! with a route to itself, HEART_BEAT, UNREGISTER_CLIENT), so that RocketMQ's
+//! benchmark Producer can be pointed at it as its name server: what that
+//! client reaches against a broker that does nothing is the most any broker
+//! can show with it on this box.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,10 +29,11 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 use crate::protocol::header::{
-    CommandHeader, CreateTopicRequestHeader, GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader,
+    CommandHeader, CreateTopicRequestHeader, GetRouteInfoRequestHeader, GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader,
     PullMessageRequestHeader, PullMessageResponseHeader, SendMessageRequestHeader, SendMessageResponseHeader,
 };
 use crate::protocol::message::{body_crc, encode_record_parts, RecordParts};
+use crate::protocol::route::{BrokerData, QueueData, TopicRouteData};
 use crate::remoting::codes::{request, response};
 use crate::remoting::connection::{not_supported, Reply, RequestProcessor};
 use crate::remoting::limits::{Budget, Limits};
@@ -146,6 +153,28 @@ impl Ceiling {
         }
         self.queues(&h.topic, Some(n))?;
         Ok(RemotingCommand::response_to(req, response::SUCCESS, None))
+    }
+
+    /// A route to this server for any topic (created with the send default).
+    fn route(&self, req: &RemotingCommand) -> Result<RemotingCommand, RemotingCommandError> {
+        let h = GetRouteInfoRequestHeader::decode(req).map_err(bad)?;
+        let n = self.queues(&h.topic, Some(AUTO_QUEUES))?.len() as i32;
+        let route = TopicRouteData {
+            broker_datas: vec![BrokerData {
+                broker_addrs: [(0, self.store_host.to_string())].into(),
+                broker_name: "ceiling".into(),
+                cluster: "ceiling".into(),
+            }],
+            queue_datas: vec![QueueData {
+                broker_name: "ceiling".into(),
+                perm: crate::protocol::perm::READ | crate::protocol::perm::WRITE,
+                read_queue_nums: n,
+                topic_sys_flag: 0,
+                write_queue_nums: n,
+            }],
+            ..Default::default()
+        };
+        Ok(RemotingCommand::response_to(req, response::SUCCESS, None).with_body(route.to_json()))
     }
 
     fn max_offset(&self, req: &RemotingCommand) -> Result<RemotingCommand, RemotingCommandError> {
@@ -307,6 +336,8 @@ impl RequestProcessor for CeilingProcessor {
             request::PULL_MESSAGE => return c.pull(req),
             request::UPDATE_AND_CREATE_TOPIC => c.create_topic(&req),
             request::GET_MAX_OFFSET => c.max_offset(&req),
+            request::GET_ROUTEINFO_BY_TOPIC => c.route(&req),
+            request::HEART_BEAT | request::UNREGISTER_CLIENT => Ok(RemotingCommand::response_to(&req, response::SUCCESS, None)),
             _ => return not_supported(&req).into(),
         };
         r.unwrap_or_else(|e| error_response(&req, e)).into()
@@ -372,6 +403,23 @@ mod tests {
             Reply::Later(f) => f.await.unwrap(),
             Reply::Now(None) => panic!("no answer"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_java_producer_is_routed_to_the_ceiling_itself() {
+        let mut a = args(CeilingMode::Nostore, PathBuf::new());
+        a.listen = "127.0.0.1:20911".parse().unwrap();
+        let p = CeilingProcessor(Arc::new(Ceiling::new(&a).unwrap()));
+        let (conn, _) = ConnectionHandle::detached("127.0.0.1:5".parse().unwrap());
+        let req = GetRouteInfoRequestHeader { topic: "T".into(), accept_standard_json_only: false }
+            .encode(RemotingCommand::request(request::GET_ROUTEINFO_BY_TOPIC, 3));
+        let r = answer(&p, &conn, req).await;
+        assert_eq!(r.code, response::SUCCESS);
+        let route: TopicRouteData = crate::protocol::fastjson::parse(r.body.as_deref().unwrap()).unwrap();
+        assert_eq!(route.broker_datas[0].master_addr(), Some("127.0.0.1:20911"));
+        assert_eq!((route.queue_datas[0].write_queue_nums, route.queue_datas[0].perm), (AUTO_QUEUES, 6));
+        let hb = RemotingCommand::request(request::HEART_BEAT, 4).with_body(&b"{}"[..]);
+        assert_eq!(answer(&p, &conn, hb).await.code, response::SUCCESS);
     }
 
     #[tokio::test]
