@@ -3,12 +3,13 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::raw::{self, Raw};
-use common::{broker_port, write_conf, Server};
+use common::{broker_port, free_port, write_conf, Server};
 use ferromq::protocol::message::MessageExt;
 use ferromq::remoting::RemotingCommand;
 
@@ -18,54 +19,12 @@ const SLAVE_NOT_AVAILABLE: i32 = 11;
 const SERVICE_NOT_AVAILABLE: i32 = 14;
 const GET_ALL_TOPIC_CONFIG: i32 = 21;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn start_master(dir: &Path, role: &str) -> Server {
-    let (port, ns, ha) = (broker_port(), broker_port(), free_port());
-    let conf = write_conf(
-        dir,
-        port,
-        &format!("brokerRole={role}\nhaListenPort={ha}\nmappedFileSizeCommitLog={FILE_SIZE}\nsyncFlushTimeout=3000"),
-    );
-    Server::start(&conf, port, ns)
+    common::start_master(dir, role, &format!("mappedFileSizeCommitLog={FILE_SIZE}\nsyncFlushTimeout=3000"))
 }
 
-/// Writes the slave's config (kept for restarts) and starts it.
 fn slave_conf(dir: &Path, namesrv_port: u16) -> (PathBuf, u16) {
-    let (port, ha) = (broker_port(), free_port());
-    let conf = write_conf(
-        dir,
-        port,
-        &format!(
-            "brokerRole=SLAVE\nbrokerId=1\nhaListenPort={ha}\nmappedFileSizeCommitLog={FILE_SIZE}\nnamesrvAddr=127.0.0.1:{namesrv_port}\nhaSendHeartbeatInterval=1000"
-        ),
-    );
-    (conf, port)
-}
-
-fn start_slave(conf: &Path, port: u16, namesrv_port: u16) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ferromq"))
-        .args(["broker", "-c"])
-        .arg(conf)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start ferromq slave");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.starts_with("The broker[") && line.contains("boot success") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(30)).expect("slave booted");
-    Server { child, broker_addr: format!("127.0.0.1:{port}"), namesrv_port, conf: conf.to_path_buf() }
+    common::slave_conf(dir, namesrv_port, &format!("mappedFileSizeCommitLog={FILE_SIZE}"))
 }
 
 fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
@@ -139,7 +98,7 @@ fn slave_replicates_serves_pulls_syncs_topics_and_resumes_after_a_crash() {
     let (md, sd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let master = start_master(md.path(), "ASYNC_MASTER");
     let (conf, sport) = slave_conf(sd.path(), master.namesrv_port);
-    let slave = start_slave(&conf, sport, master.namesrv_port);
+    let slave = Server::start_broker(&conf, sport, master.namesrv_port);
     let mut c = Raw::connect(&master.broker_addr);
     // Enough to fill more than one 64 KiB commit log file.
     assert!(send_n(&mut c, "RepT", 0, 400).iter().all(|&code| code == SUCCESS));
@@ -170,7 +129,7 @@ fn slave_replicates_serves_pulls_syncs_topics_and_resumes_after_a_crash() {
     // offset, with no gap and no duplicate.
     slave.kill();
     assert!(send_n(&mut c, "RepT", 400, 100).iter().all(|&code| code == SUCCESS));
-    let slave = start_slave(&conf, sport, master.namesrv_port);
+    let slave = Server::start_broker(&conf, sport, master.namesrv_port);
     wait_for("the restarted slave to catch up", Duration::from_secs(30), || logs_identical(md.path(), sd.path()));
     for q in 0..4 {
         assert_eq!(max_offset(&slave.broker_addr, "RepT", q), 125);
@@ -191,7 +150,7 @@ fn sync_master_answers_slave_not_available_until_a_slave_follows() {
     assert_eq!(r.code, SLAVE_NOT_AVAILABLE, "{:?}", r.remark);
     assert!(r.ext("msgId").is_some(), "stored all the same, as Java answers");
     let (conf, sport) = slave_conf(sd.path(), master.namesrv_port);
-    let slave = start_slave(&conf, sport, master.namesrv_port);
+    let slave = Server::start_broker(&conf, sport, master.namesrv_port);
     wait_for("a send acknowledged by the slave", Duration::from_secs(30), || c.call(raw::send("SyncT", 0, b"followed")).code == SUCCESS);
     // Every acknowledged message is on the slave already.
     let last = max_offset(&master.broker_addr, "SyncT", 0);
@@ -237,30 +196,11 @@ fn a_ha_port_that_cannot_be_bound_stops_the_broker() {
     drop(taken);
 }
 
-/// Starts `ferromq <args>` and waits (bounded) for a stdout line containing `ready`.
-fn spawn_until(args: &[&str], ready: &'static str) -> std::process::Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ferromq"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start ferromq");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.contains(ready) {
-                let _ = tx.send(());
-            }
-        }
-    });
-    if rx.recv_timeout(Duration::from_secs(30)).is_err() {
-        let _ = child.kill();
-        panic!("ferromq {args:?} did not print {ready:?} within 30 s");
-    }
-    child
+/// Starts `ferromq <mode> -c <conf>`, waiting (bounded) for a stdout line containing `ready`.
+fn spawn_until(mode: &str, conf: &Path, ready: &'static str) -> std::process::Child {
+    let args = [OsStr::new(mode), OsStr::new("-c"), conf.as_os_str()];
+    common::spawn_until(&args, move |line| line.contains(ready))
+        .unwrap_or_else(|| panic!("ferromq {args:?} did not print {ready:?} within 30 s"))
 }
 
 struct Killed(Vec<std::process::Child>);
@@ -283,7 +223,7 @@ fn the_2m_2s_async_example_starts_as_a_two_group_cluster() {
     let ns_port = free_port();
     let ns_conf = dir.path().join("namesrv.conf");
     std::fs::write(&ns_conf, format!("listenPort={ns_port}\nkvConfigPath={}\n", dir.path().join("kv.json").display())).unwrap();
-    let mut procs = Killed(vec![spawn_until(&["namesrv", "-c", ns_conf.to_str().unwrap()], "The Name Server boot success")]);
+    let mut procs = Killed(vec![spawn_until("namesrv", &ns_conf, "The Name Server boot success")]);
     let ns = format!("127.0.0.1:{ns_port}");
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/2m-2s-async");
     let mut addrs = std::collections::BTreeMap::new();
@@ -297,7 +237,7 @@ fn the_2m_2s_async_example_starts_as_a_two_group_cluster() {
             format!("{text}\nlistenPort={port}\nhaListenPort={ha}\nnamesrvAddr={ns}\nstorePathRootDir={}\nmappedFileSizeCommitLog={FILE_SIZE}\nhaSendHeartbeatInterval=1000\n", store.display()),
         )
         .unwrap();
-        procs.0.push(spawn_until(&["broker", "-c", conf.to_str().unwrap()], "boot success"));
+        procs.0.push(spawn_until("broker", &conf, "boot success"));
         addrs.insert(name, format!("127.0.0.1:{port}"));
     }
     let info = RemotingCommand::request(106 /* GET_BROKER_CLUSTER_INFO */, 0);

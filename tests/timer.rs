@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{broker_port, start_fresh, write_conf, Server};
+use common::{broker_port, slave_conf, start_fresh, start_master, write_conf, Server};
 use ferromq::client::{BrokerClient, ClientError};
 use ferromq::protocol::message::{MessageExt, Properties};
 use ferromq::store::now_ms;
@@ -188,34 +188,6 @@ async fn sigkill_loops_deliver_each_timer_exactly_once_and_never_early() {
     server.stop();
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Starts `ferromq broker -c conf` (a slave) and waits for its boot line.
-fn start_broker(conf: &std::path::Path, port: u16, namesrv_port: u16) -> Server {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferromq"))
-        .args(["broker", "-c"])
-        .arg(conf)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .expect("start ferromq slave");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.starts_with("The broker[") && line.contains("boot success") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(30)).expect("slave booted");
-    Server { child, broker_addr: format!("127.0.0.1:{port}"), namesrv_port, conf: conf.to_path_buf() }
-}
-
 async fn pending(c: &BrokerClient) -> Option<String> {
     c.runtime_info().await.ok()?.get("timerPendingCount").cloned()
 }
@@ -235,17 +207,10 @@ async fn wait_until<F: std::future::Future<Output = bool>>(what: &str, mut f: im
 async fn a_slave_replicates_timers_and_delivers_the_rest_once_promoted() {
     const TOPIC: &str = "TimerFailover";
     let (mdir, sdir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (mport, ns, mha) = (broker_port(), broker_port(), free_port());
     let base = "timerPrecisionMs=100\nmappedFileSizeCommitLog=262144\n";
-    let mconf = write_conf(mdir.path(), mport, &format!("{base}brokerRole=ASYNC_MASTER\nhaListenPort={mha}\n"));
-    let master = Server::start(&mconf, mport, ns);
-    let (sport, sha) = (broker_port(), free_port());
-    let sconf = write_conf(
-        sdir.path(),
-        sport,
-        &format!("{base}brokerRole=SLAVE\nbrokerId=1\nhaListenPort={sha}\nnamesrvAddr=127.0.0.1:{ns}\nhaSendHeartbeatInterval=1000\n"),
-    );
-    let slave = start_broker(&sconf, sport, ns);
+    let master = start_master(mdir.path(), "ASYNC_MASTER", base);
+    let (sconf, sport) = slave_conf(sdir.path(), master.namesrv_port, base);
+    let slave = Server::start_broker(&sconf, sport, master.namesrv_port);
     let m = BrokerClient::connect(&master.broker_addr).await.unwrap();
     let s = BrokerClient::connect(&slave.broker_addr).await.unwrap();
     let start = now_ms();

@@ -4,6 +4,7 @@
 
 pub mod raw;
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ pub struct Server {
     pub conf: PathBuf,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -61,6 +62,62 @@ pub fn start_fresh(dir: &Path, extra: &str) -> Server {
     panic!("ferromq did not boot on three sets of ports");
 }
 
+/// Starts a standalone master (its own name server) with `brokerRole={role}`
+/// and an HA port for slaves to follow.
+pub fn start_master(dir: &Path, role: &str, extra: &str) -> Server {
+    let (port, ns, ha) = (broker_port(), broker_port(), free_port());
+    let conf = write_conf(dir, port, &format!("brokerRole={role}\nhaListenPort={ha}\n{extra}"));
+    Server::start(&conf, port, ns)
+}
+
+/// Writes the config of a slave registering with the name server on
+/// `namesrv_port`; returned rather than started so a test can restart the
+/// slave on the same store and port (see [`Server::start_broker`]).
+pub fn slave_conf(dir: &Path, namesrv_port: u16, extra: &str) -> (PathBuf, u16) {
+    let (port, ha) = (broker_port(), free_port());
+    let conf = write_conf(
+        dir,
+        port,
+        &format!(
+            "brokerRole=SLAVE\nbrokerId=1\nhaListenPort={ha}\nnamesrvAddr=127.0.0.1:{namesrv_port}\nhaSendHeartbeatInterval=1000\n{extra}"
+        ),
+    );
+    (conf, port)
+}
+
+/// Starts `ferromq <args>` and waits (bounded) for a stdout line `ready`
+/// accepts. None, the process reaped, when it exits or stays silent for 30 s.
+pub fn spawn_until(args: &[&OsStr], ready: impl Fn(&str) -> bool + Send + 'static) -> Option<Child> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferromq"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start ferromq");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    // Reads to the end: a full pipe would block the process.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if ready(&line) {
+                let _ = tx.send(());
+            }
+        }
+    });
+    if rx.recv_timeout(Duration::from_secs(30)).is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    Some(child)
+}
+
+/// The line a broker prints once it serves, in both `standalone` and `broker` modes.
+fn broker_booted(line: &str) -> bool {
+    line.starts_with("The broker[") && line.contains("boot success")
+}
+
 impl Server {
     /// Starts `ferromq standalone` and waits (bounded) for its boot line.
     pub fn start(conf: &Path, broker_port: u16, namesrv_port: u16) -> Server {
@@ -69,30 +126,19 @@ impl Server {
 
     /// None when the process exits or stays silent for 30 s without booting.
     pub fn try_start(conf: &Path, broker_port: u16, namesrv_port: u16) -> Option<Server> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ferromq"))
-            .args(["standalone", "-c"])
-            .arg(conf)
-            .args(["--namesrv-port", &namesrv_port.to_string()])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start ferromq");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.starts_with("The broker[") && line.contains("boot success") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        if rx.recv_timeout(Duration::from_secs(30)).is_err() {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
+        let ns = namesrv_port.to_string();
+        let args = [OsStr::new("standalone"), OsStr::new("-c"), conf.as_os_str(), OsStr::new("--namesrv-port"), OsStr::new(&ns)];
+        let child = spawn_until(&args, broker_booted)?;
         Some(Server { child, broker_addr: format!("127.0.0.1:{broker_port}"), namesrv_port, conf: conf.to_path_buf() })
+    }
+
+    /// Starts `ferromq broker` alone (no name server of its own: a slave
+    /// whose `namesrvAddr` points at its master's) and waits (bounded) for
+    /// its boot line. `namesrv_port` is only recorded.
+    pub fn start_broker(conf: &Path, broker_port: u16, namesrv_port: u16) -> Server {
+        let child = spawn_until(&[OsStr::new("broker"), OsStr::new("-c"), conf.as_os_str()], broker_booted)
+            .expect("ferromq broker did not boot within 30 s");
+        Server { child, broker_addr: format!("127.0.0.1:{broker_port}"), namesrv_port, conf: conf.to_path_buf() }
     }
 
     /// SIGKILL, as a crash.
