@@ -3,7 +3,6 @@ package io.ferromq.interop;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,15 +22,9 @@ import org.apache.rocketmq.client.producer.SendResult;
 import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
 import org.apache.rocketmq.common.message.Message;
-import org.apache.rocketmq.common.message.MessageDecoder;
 import org.apache.rocketmq.common.message.MessageExt;
-import org.apache.rocketmq.common.protocol.RequestCode;
-import org.apache.rocketmq.common.protocol.ResponseCode;
-import org.apache.rocketmq.common.protocol.header.PullMessageRequestHeader;
-import org.apache.rocketmq.common.sysflag.PullSysFlag;
 import org.apache.rocketmq.remoting.netty.NettyClientConfig;
 import org.apache.rocketmq.remoting.netty.NettyRemotingClient;
-import org.apache.rocketmq.remoting.protocol.RemotingCommand;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -86,7 +79,7 @@ class FailoverTest {
                 Await.until("both groups to route " + topic, STEP, () -> masters(producer, topic) == 2);
                 // As with Java's slave, a topic is served by the slave once its metadata sync
                 // (every 10 s) brought it from the master: topics exist before failures.
-                Await.until("the slave to sync " + topic, STEP, () -> slaveKnows(raw, c.slaveAddr(), topic));
+                Await.until("the slave to sync " + topic, STEP, () -> RawBroker.knowsTopic(raw, c.slaveAddr(), topic));
                 Inbox inbox = new Inbox();
                 consumer.setNamesrvAddr(c.namesrvAddr());
                 consumer.setInstanceName("interop-failover-c-" + suffix);
@@ -167,17 +160,6 @@ class FailoverTest {
         }
     }
 
-    private static boolean slaveKnows(NettyRemotingClient raw, String addr, String topic) {
-        try {
-            RemotingCommand r = raw.invokeSync(addr,
-                RemotingCommand.createRequestCommand(RequestCode.GET_ALL_TOPIC_CONFIG, null), 3000);
-            return r.getCode() == ResponseCode.SUCCESS
-                && new String(r.getBody(), StandardCharsets.UTF_8).contains("\"" + topic + "\"");
-        } catch (Exception e) {
-            return false;
-        }
-    }
-
     private static Set<String> bodies(Inbox inbox) {
         Set<String> s = new HashSet<>();
         for (MessageExt m : inbox.messages()) {
@@ -197,33 +179,7 @@ class FailoverTest {
     private static Set<String> pullAll(NettyRemotingClient raw, String addr, String topic) {
         Set<String> pulled = new HashSet<>();
         try {
-            for (int q = 0; q < 4; q++) {
-                long offset = 0;
-                while (true) {
-                    PullMessageRequestHeader h = new PullMessageRequestHeader();
-                    h.setConsumerGroup("FailoverCheck");
-                    h.setTopic(topic);
-                    h.setQueueId(q);
-                    h.setQueueOffset(offset);
-                    h.setMaxMsgNums(32);
-                    h.setSysFlag(PullSysFlag.buildSysFlag(false, false, true, false));
-                    h.setCommitOffset(0L);
-                    h.setSuspendTimeoutMillis(0L);
-                    h.setSubscription("*");
-                    h.setSubVersion(0L);
-                    h.setExpressionType("TAG");
-                    RemotingCommand r = raw.invokeSync(addr,
-                        RemotingCommand.createRequestCommand(RequestCode.PULL_MESSAGE, h), 5000);
-                    if (r.getCode() != ResponseCode.SUCCESS) {
-                        break;
-                    }
-                    List<MessageExt> msgs = MessageDecoder.decodes(ByteBuffer.wrap(r.getBody()));
-                    for (MessageExt m : msgs) {
-                        pulled.add(new String(m.getBody(), StandardCharsets.UTF_8));
-                    }
-                    offset = Long.parseLong(r.getExtFields().get("nextBeginOffset"));
-                }
-            }
+            RawBroker.pullAll(raw, addr, "FailoverCheck", topic, 4, (m, q) -> pulled.add(Inbox.body(m)));
         } catch (Exception e) {
             // not reachable yet: the caller polls again
         }

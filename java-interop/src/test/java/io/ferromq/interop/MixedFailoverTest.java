@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,8 +31,6 @@ import org.apache.rocketmq.common.protocol.RequestCode;
 import org.apache.rocketmq.common.protocol.ResponseCode;
 import org.apache.rocketmq.common.protocol.body.KVTable;
 import org.apache.rocketmq.common.protocol.header.GetMaxOffsetRequestHeader;
-import org.apache.rocketmq.common.protocol.header.PullMessageRequestHeader;
-import org.apache.rocketmq.common.sysflag.PullSysFlag;
 import org.apache.rocketmq.remoting.netty.NettyClientConfig;
 import org.apache.rocketmq.remoting.netty.NettyRemotingClient;
 import org.apache.rocketmq.remoting.protocol.RemotingCommand;
@@ -125,7 +122,8 @@ class MixedFailoverTest {
             first.createTopic("TBW102", topic, QUEUES);
             Await.until("the master to route " + topic, STEP, () -> hasMaster(first, topic));
             // As with Java's slaves, a topic is served by the slave once its metadata sync brought it.
-            Await.until("the " + slaveKind + " slave to sync " + topic, STEP, () -> knowsTopic(raw, c.slaveAddr(), topic));
+            Await.until("the " + slaveKind + " slave to sync " + topic, STEP,
+                () -> RawBroker.knowsTopic(raw, c.slaveAddr(), topic));
             awaitSendOk(load, "the first SEND_OK (the slave is connected)");
             awaitCaughtUp(c, raw, topic, "before the first load phase");
 
@@ -327,51 +325,12 @@ class MixedFailoverTest {
         }
     }
 
-    private static boolean knowsTopic(NettyRemotingClient raw, String addr, String topic) {
-        try {
-            RemotingCommand r = raw.invokeSync(addr,
-                RemotingCommand.createRequestCommand(RequestCode.GET_ALL_TOPIC_CONFIG, null), 3000);
-            return r.getCode() == ResponseCode.SUCCESS
-                && new String(r.getBody(), StandardCharsets.UTF_8).contains("\"" + topic + "\"");
-        } catch (Exception e) {
-            return false;
-        }
-    }
-
     /** Every message of the topic's queues on {@code addr}, from offset 0, by key. */
     private static Map<String, List<MessageExt>> pullAll(NettyRemotingClient raw, String addr, String topic) {
         Map<String, List<MessageExt>> out = new HashMap<>();
         try {
-            for (int q = 0; q < QUEUES; q++) {
-                long offset = 0;
-                while (true) {
-                    PullMessageRequestHeader h = new PullMessageRequestHeader();
-                    h.setConsumerGroup("MixFailCheck");
-                    h.setTopic(topic);
-                    h.setQueueId(q);
-                    h.setQueueOffset(offset);
-                    h.setMaxMsgNums(32);
-                    h.setSysFlag(PullSysFlag.buildSysFlag(false, false, true, false));
-                    h.setCommitOffset(0L);
-                    h.setSuspendTimeoutMillis(0L);
-                    h.setSubscription("*");
-                    h.setSubVersion(0L);
-                    h.setExpressionType("TAG");
-                    RemotingCommand r = raw.invokeSync(addr,
-                        RemotingCommand.createRequestCommand(RequestCode.PULL_MESSAGE, h), 5000);
-                    if (r.getCode() != ResponseCode.SUCCESS) {
-                        break;
-                    }
-                    for (MessageExt m : MessageDecoder.decodes(ByteBuffer.wrap(r.getBody()))) {
-                        out.computeIfAbsent(m.getKeys(), k -> new ArrayList<>()).add(m);
-                    }
-                    long next = Long.parseLong(r.getExtFields().get("nextBeginOffset"));
-                    if (next <= offset) {
-                        break;
-                    }
-                    offset = next;
-                }
-            }
+            RawBroker.pullAll(raw, addr, "MixFailCheck", topic, QUEUES,
+                (m, q) -> out.computeIfAbsent(m.getKeys(), k -> new ArrayList<>()).add(m));
         } catch (Exception e) {
             // not reachable: the caller polls again or reports what is missing
         }

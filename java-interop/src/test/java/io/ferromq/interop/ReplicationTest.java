@@ -3,7 +3,6 @@ package io.ferromq.interop;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,12 +16,8 @@ import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendResult;
 import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.message.Message;
-import org.apache.rocketmq.common.message.MessageDecoder;
-import org.apache.rocketmq.common.message.MessageExt;
 import org.apache.rocketmq.common.protocol.RequestCode;
 import org.apache.rocketmq.common.protocol.ResponseCode;
-import org.apache.rocketmq.common.protocol.header.PullMessageRequestHeader;
-import org.apache.rocketmq.common.sysflag.PullSysFlag;
 import org.apache.rocketmq.remoting.netty.NettyClientConfig;
 import org.apache.rocketmq.remoting.netty.NettyRemotingClient;
 import org.apache.rocketmq.remoting.protocol.RemotingCommand;
@@ -40,22 +35,7 @@ class ReplicationTest {
         try (Cluster c = new Cluster("apacheMasterReplicatesToAFerromqSlave")) {
             c.startApacheMaster("ASYNC_MASTER");
             c.startFerromqSlave();
-            String topic = "Rep_" + Long.toString(ThreadLocalRandom.current().nextLong(1L << 40), 36);
-            DefaultMQProducer producer = new DefaultMQProducer("RepPG");
-            producer.setNamesrvAddr(c.namesrvAddr());
-            producer.setInstanceName("interop-rep-" + ProcessHandle.current().pid());
-            useCreateTopicKey(producer);
-            producer.start();
-            NettyRemotingClient raw = new NettyRemotingClient(new NettyClientConfig());
-            raw.start();
-            try {
-                List<String> sent = sendSome(producer, topic);
-                awaitIdenticalLogs(c);
-                awaitTopic(raw, c.slaveAddr(), topic);
-                List<String> pulled = pullAll(raw, c.slaveAddr(), topic);
-                assertEquals(new TreeSet<>(sent), new TreeSet<>(pulled), "every message pulled from the slave, once");
-                assertEquals(sent.size(), pulled.size());
-
+            replicateAndPullFromSlave(c, "interop-rep-", "the slave", (raw, topic) -> {
                 // A send to the slave is refused as Java's slave refuses it.
                 Message m = new Message(topic, "x".getBytes(StandardCharsets.UTF_8));
                 RemotingCommand send = RemotingCommand.createRequestCommand(RequestCode.SEND_MESSAGE_V2,
@@ -65,10 +45,7 @@ class ReplicationTest {
                 RemotingCommand refused = raw.invokeSync(c.slaveAddr(), send, 5000);
                 assertEquals(ResponseCode.SERVICE_NOT_AVAILABLE, refused.getCode());
                 assertTrue(refused.getRemark().contains("messages are put to the slave"), refused.getRemark());
-            } finally {
-                producer.shutdown();
-                raw.shutdown();
-            }
+            });
         }
     }
 
@@ -82,25 +59,40 @@ class ReplicationTest {
         try (Cluster c = new Cluster("ferromqMasterReplicatesToAnApacheSlave")) {
             c.startFerromqMaster("ASYNC_MASTER");
             c.startApacheSlave();
-            String topic = "Rep_" + Long.toString(ThreadLocalRandom.current().nextLong(1L << 40), 36);
-            DefaultMQProducer producer = new DefaultMQProducer("RepPG");
-            producer.setNamesrvAddr(c.namesrvAddr());
-            producer.setInstanceName("interop-rep2-" + ProcessHandle.current().pid());
-            useCreateTopicKey(producer);
-            producer.start();
-            NettyRemotingClient raw = new NettyRemotingClient(new NettyClientConfig());
-            raw.start();
-            try {
-                List<String> sent = sendSome(producer, topic);
-                awaitIdenticalLogs(c);
-                awaitTopic(raw, c.slaveAddr(), topic);
-                List<String> pulled = pullAll(raw, c.slaveAddr(), topic);
-                assertEquals(new TreeSet<>(sent), new TreeSet<>(pulled), "every message pulled from the Java slave, once");
-                assertEquals(sent.size(), pulled.size());
-            } finally {
-                producer.shutdown();
-                raw.shutdown();
-            }
+            replicateAndPullFromSlave(c, "interop-rep2-", "the Java slave", (raw, topic) -> { });
+        }
+    }
+
+    /** A check against the slave, once it has every message. */
+    private interface SlaveCheck {
+        void run(NettyRemotingClient raw, String topic) throws Exception;
+    }
+
+    /**
+     * Sends 200 messages to the master; then the two commit logs are byte-identical, the slave
+     * has the topic, and a pull from the slave returns every message sent, once.
+     */
+    private static void replicateAndPullFromSlave(Cluster c, String instancePrefix, String slaveName,
+                                                  SlaveCheck andThen) throws Exception {
+        String topic = "Rep_" + Long.toString(ThreadLocalRandom.current().nextLong(1L << 40), 36);
+        DefaultMQProducer producer = new DefaultMQProducer("RepPG");
+        producer.setNamesrvAddr(c.namesrvAddr());
+        producer.setInstanceName(instancePrefix + ProcessHandle.current().pid());
+        useCreateTopicKey(producer);
+        producer.start();
+        NettyRemotingClient raw = new NettyRemotingClient(new NettyClientConfig());
+        raw.start();
+        try {
+            List<String> sent = sendSome(producer, topic);
+            awaitIdenticalLogs(c);
+            awaitTopic(raw, c.slaveAddr(), topic);
+            List<String> pulled = pullAll(raw, c.slaveAddr(), topic);
+            assertEquals(new TreeSet<>(sent), new TreeSet<>(pulled), "every message pulled from " + slaveName + ", once");
+            assertEquals(sent.size(), pulled.size());
+            andThen.run(raw, topic);
+        } finally {
+            producer.shutdown();
+            raw.shutdown();
         }
     }
 
@@ -187,46 +179,21 @@ class ReplicationTest {
 
     /** Waits for the slave's metadata sync to bring the topic. */
     private static void awaitTopic(NettyRemotingClient raw, String addr, String topic) {
-        Await.until("the slave to sync the topic from the master", Duration.ofSeconds(30), () -> {
-            try {
-                RemotingCommand r = raw.invokeSync(addr,
-                    RemotingCommand.createRequestCommand(RequestCode.GET_ALL_TOPIC_CONFIG, null), 3000);
-                return r.getCode() == ResponseCode.SUCCESS
-                    && new String(r.getBody(), StandardCharsets.UTF_8).contains("\"" + topic + "\"");
-            } catch (Exception e) {
-                return false;
-            }
-        });
+        Await.until("the slave to sync the topic from the master", Duration.ofSeconds(30),
+            () -> RawBroker.knowsTopic(raw, addr, topic));
     }
 
-    /** Every message of the topic's four queues, pulled from offset 0. */
+    /**
+     * Every message of the topic's four queues, pulled from offset 0; each queue's messages must
+     * come at offsets 0, 1, 2, ... with none skipped or repeated.
+     */
     private static List<String> pullAll(NettyRemotingClient raw, String addr, String topic) throws Exception {
         List<String> pulled = new ArrayList<>();
-        for (int q = 0; q < 4; q++) {
-            long offset = 0;
-            while (true) {
-                PullMessageRequestHeader h = new PullMessageRequestHeader();
-                h.setConsumerGroup("RepCG");
-                h.setTopic(topic);
-                h.setQueueId(q);
-                h.setQueueOffset(offset);
-                h.setMaxMsgNums(32);
-                h.setSysFlag(PullSysFlag.buildSysFlag(false, false, true, false));
-                h.setCommitOffset(0L);
-                h.setSuspendTimeoutMillis(0L);
-                h.setSubscription("*");
-                h.setSubVersion(0L);
-                h.setExpressionType("TAG");
-                RemotingCommand r = raw.invokeSync(addr, RemotingCommand.createRequestCommand(RequestCode.PULL_MESSAGE, h), 5000);
-                if (r.getCode() != ResponseCode.SUCCESS) {
-                    break;
-                }
-                for (MessageExt m : MessageDecoder.decodes(ByteBuffer.wrap(r.getBody()))) {
-                    assertEquals(offset++, m.getQueueOffset());
-                    pulled.add(new String(m.getBody(), StandardCharsets.UTF_8));
-                }
-            }
-        }
+        long[] expected = new long[4];
+        RawBroker.pullAll(raw, addr, "RepCG", topic, 4, (m, q) -> {
+            assertEquals(expected[q]++, m.getQueueOffset());
+            pulled.add(Inbox.body(m));
+        });
         return pulled;
     }
 
