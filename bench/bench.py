@@ -365,7 +365,8 @@ LOGBACK = """<configuration>
 # --------------------------------------------------------------------------------------------
 
 
-# `ferromq ceiling --mode ...`: no name server, no store; the Java tool runs skip them
+# `ferromq ceiling --mode ...`: no store, and no name server but itself (it routes a Java
+# producer to itself); the Java tool runs use "nostore" for the Producer-alone shape only
 CEILING_KINDS = ("nostore", "append")
 
 
@@ -399,6 +400,7 @@ class Broker:
                                               "--file", str(self.workdir / "ceiling-append.log")],
                      self.logdir, cwd=str(self.workdir))
             self.procs["broker"] = b
+            self.namesrv_addr = self.addr
         else:
             home = self.workdir / "rocketmq-home"
             (home / "conf").mkdir(parents=True, exist_ok=True)
@@ -841,7 +843,9 @@ def main():
                 # "1024x16": Producer + Consumer; "1024x16p": the Producer alone
                 alone = sc.lower().endswith("p")
                 size, threads = (int(x) for x in sc.lower().rstrip("p").split("x"))
-                for kind in [k for k in CONFIG["brokers"] if k not in CEILING_KINDS]:
+                # the ceiling serves no consumer (no offsets, no rebalance)
+                kinds = [k for k in CONFIG["brokers"] if k not in CEILING_KINDS or (alone and k == "nostore")]
+                for kind in kinds:
                     log(f"java tool round {rnd}: {size} B x {threads} threads{' (producer alone)' if alone else ''}, {kind}")
                     rec = java_tool_run(args, kind, size, threads, rnd, args.logs, consumer=not alone)
                     log(f"  -> send tps={rec.get('send_tps')} samples={rec.get('send_tps_samples')} "

@@ -194,7 +194,8 @@ def main(paths):
             size, threads, with_consumer = key
             shape = f"{size_label(size)} × {threads} threads" + ("" if with_consumer else ", Producer alone")
             res = {}
-            for kind, label in (("java", "RocketMQ 4.9.7"), ("ferro", "ferromq")):
+            for kind, label in (("java", "RocketMQ 4.9.7"), ("ferro", "ferromq"),
+                                ("nostore", "ceiling (stores nothing)")):
                 rs = tgroups[key].get(kind)
                 if not rs:
                     continue
@@ -221,6 +222,11 @@ def main(paths):
                 j, f = res["java"], res["ferro"]
                 w(f"| ferromq / RocketMQ | | | {ratio(f['tps'], j['tps'])} | {ratio(f['rt'], j['rt'])} | | "
                   f"{ratio(f['ctps'], j['ctps'])} | | {ratio(f['rss'], j['rss'])} | | | {ratio(f['cpu'], j['cpu'])} | | |")
+            if "java" in res and "nostore" in res:
+                # the most any broker could show with this client on this box
+                w(f"| ceiling / RocketMQ | | | {ratio(res['nostore']['tps'], res['java']['tps'])} | | | | | | | | | | |")
+            if "ferro" in res and "nostore" in res:
+                w(f"| ferromq / ceiling | | | {ratio(res['ferro']['tps'], res['nostore']['tps'])} | | | | | | | | | | |")
         w("")
         w(f"One DefaultMQProducer, N sending threads (one connection, so up to N sends in flight), "
           f"one push consumer beside it unless \"Producer alone\" (as producer.sh runs), run for "
