@@ -84,7 +84,8 @@ CONFIG = {
     # to a file); generator scenarios only
     "brokers": env_str("BROKERS", "java ferro nostore append").split(),
     # RocketMQ's own Java benchmark tools: "SIZExTHREADS" entries, fixed window in seconds
-    "java_tool_scenarios": env_str("JAVA_TOOL_SCENARIOS", "1024x16").split() if env_str("JAVA_TOOL_SCENARIOS", "1024x16") != "none" else [],
+    # "<size>x<threads>" with the Consumer beside the Producer, "...p" the Producer alone
+    "java_tool_scenarios": env_str("JAVA_TOOL_SCENARIOS", "1024x16p 1024x16").split() if env_str("JAVA_TOOL_SCENARIOS", "1024x16p 1024x16") != "none" else [],
     "java_tool_rounds": env_int("JAVA_TOOL_ROUNDS", 1 if QUICK else 2),
     "java_tool_seconds": env_int("JAVA_TOOL_SECONDS", 20 if QUICK else 60),
     # what the Java processes get (what a user would give them on a 2-core / 24 GiB box; the

@@ -10,8 +10,8 @@
 #
 # Knobs (environment): ROUNDS, SIZES ("128 1024 65536"), PRODUCERS ("1 16"), INFLIGHT (1),
 # MSGS_128, MSGS_1K, MSGS_64K, WARMUP_MSGS, WARMUP_MSGS_64K, BROKERS ("java ferro nostore
-# append": the last two are `ferromq ceiling`, the box's reference, generator runs only),
-# JAVA_TOOL_SCENARIOS ("1024x16", or "none"), JAVA_TOOL_SECONDS, JAVA_TOOL_ROUNDS,
+# append": the last two are `ferromq ceiling`, the box's reference, generator runs, and the Java tool's Producer-alone shape for nostore),
+# JAVA_TOOL_SCENARIOS ("1024x16p 1024x16"; trailing p = Producer alone; or "none"), JAVA_TOOL_SECONDS, JAVA_TOOL_ROUNDS,
 # JAVA_BROKER_HEAP (2g), JAVA_NAMESRV_HEAP (512m), JAVA_BROKER_OPTS (extra flags),
 # JAVA_CLIENT_HEAP (1g), BENCH_TMPDIR (stores; default $TMPDIR or /tmp),
 # SKIP_BUILD=1 (use the existing target/release/ferromq), FERROMQ_BIN (another binary),
