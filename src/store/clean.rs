@@ -72,25 +72,30 @@ impl MessageStore {
     /// it), deletion stops at a file holding the message of a timer not yet
     /// delivered, which would otherwise be lost.
     fn delete_files(&self, forcibly: bool, drop_pending: bool) -> usize {
+        let _round = self.clean_lock.lock().unwrap_or_else(|e| e.into_inner());
         let reserved = Duration::from_secs(self.config.file_reserved_hours * 3600);
         let now = SystemTime::now();
-        let mut budget = DELETE_BATCH_MAX;
         let mut dropped = 0;
-        let deleted = self.commit_log.delete_front_while(|f| {
-            if budget == 0 || !(forcibly || age(f.path(), now) > reserved) {
-                return false;
+        // Judged without the commit log's lock, which every put takes: files
+        // leave only from the front (and only in a round, which this one
+        // excludes), and a file's pending timers only get fewer, so what is
+        // judged here still holds when the files are taken out.
+        let mut gone = Vec::new();
+        for f in self.commit_log.front_segments(DELETE_BATCH_MAX) {
+            if !(forcibly || age(f.path(), now) > reserved) {
+                break;
             }
             let range = (f.start(), f.start() + f.size() as i64);
             if drop_pending {
-                dropped += self.drop_pending_in(f, range);
+                dropped += self.drop_pending_in(&f, range);
             } else if self.pending_in(range, 1) > 0 {
                 tracing::info!(file = %f.path().display(), "expired commit log file kept: it holds timers not yet delivered");
-                return false;
+                break;
             }
-            budget -= 1;
             tracing::info!(file = %f.path().display(), forcibly, "deleting commit log file");
-            true
-        });
+            gone.push(f);
+        }
+        let deleted = self.commit_log.delete_front(&gone);
         if dropped > 0 {
             tracing::warn!(dropped, "the disk forced deleting commit log files holding timers not yet delivered; those timers are lost");
         }
@@ -108,7 +113,7 @@ impl MessageStore {
     /// The disk forces deleting the range: what the dispatchers still needed
     /// there is written off.
     fn drop_pending_in(&self, f: &MappedFile, (start, end): (i64, i64)) -> usize {
-        // Read from the file itself: the commit log is locked while it deletes.
+        // Read from the file itself, which is about to leave the commit log.
         let message_at = |phy: i64| {
             let pos = usize::try_from(phy - f.start()).ok()?;
             let size = i32::from_be_bytes(f.read(pos, 4)?.try_into().ok()?);

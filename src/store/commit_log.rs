@@ -246,9 +246,26 @@ impl CommitLog {
         self.files.read().unwrap().release_cold(keep);
     }
 
-    /// Deletes segments (never the newest) while `expired` says so.
-    pub fn delete_front_while(&self, expired: impl FnMut(&MappedFile) -> bool) -> usize {
-        self.files.write().unwrap().delete_front_while(expired)
+    /// Up to `at_most` segments from the front, never the newest: what
+    /// retention judges, without holding the lock the appender takes.
+    pub fn front_segments(&self, at_most: usize) -> Vec<Arc<MappedFile>> {
+        let files = self.files.read().unwrap();
+        let n = files.files().len().saturating_sub(1).min(at_most);
+        files.files()[..n].to_vec()
+    }
+
+    /// Deletes `gone`, segments from the front as `front_segments` gave
+    /// them (those no longer at the front are left): out of the list under
+    /// the lock, unlinked and unmapped after it, so a put never waits on the
+    /// file system. Returns how many went.
+    pub fn delete_front(&self, gone: &[Arc<MappedFile>]) -> usize {
+        let removed = self.files.write().unwrap().remove_front(gone);
+        for f in &removed {
+            if let Err(e) = std::fs::remove_file(f.path()) {
+                tracing::warn!(file = %f.path().display(), "removing expired segment failed: {e}");
+            }
+        }
+        removed.len()
     }
 
     pub fn flush(&self) -> Result<(), StoreError> {

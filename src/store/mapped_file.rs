@@ -532,6 +532,18 @@ impl MappedFileQueue {
         }
     }
 
+    /// Takes `gone` out of the list, as far as they are its first segments in
+    /// that order (never the last); the caller deletes their files.
+    pub fn remove_front(&mut self, gone: &[std::sync::Arc<MappedFile>]) -> Vec<std::sync::Arc<MappedFile>> {
+        let n = gone
+            .iter()
+            .zip(&self.files)
+            .take(self.files.len().saturating_sub(1))
+            .take_while(|(a, b)| std::sync::Arc::ptr_eq(a, b))
+            .count();
+        self.files.drain(..n).collect()
+    }
+
     /// Removes segments from the front while `expired(file)` holds, never the
     /// last one; returns how many went.
     pub fn delete_front_while(&mut self, mut expired: impl FnMut(&MappedFile) -> bool) -> usize {
@@ -613,6 +625,23 @@ mod tests {
         assert!(!dir.path().join(file_name(0)).exists());
         // The slice now holds the only reference: the mapping is still there.
         assert_eq!(&s[..], &[5u8; 20]);
+    }
+
+    #[test]
+    fn remove_front_takes_only_a_judged_prefix_and_never_the_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut q = MappedFileQueue::load(dir.path(), 64).unwrap();
+        for _ in 0..3 {
+            q.last_for_append(0).unwrap().append(&[1u8; 64]);
+        }
+        q.last_for_append(0).unwrap();
+        let judged: Vec<_> = q.files().to_vec();
+        assert_eq!(judged.len(), 4);
+        assert!(q.remove_front(&judged[1..2]).is_empty(), "not at the front: left");
+        let gone = q.remove_front(&judged);
+        assert_eq!(gone.iter().map(|f| f.start()).collect::<Vec<_>>(), vec![0, 64, 128], "never the newest");
+        assert_eq!(q.files().len(), 1);
+        assert!(q.remove_front(&judged[..2]).is_empty(), "already gone: nothing twice");
     }
 
     #[test]

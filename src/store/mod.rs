@@ -178,6 +178,9 @@ pub struct MessageStore {
     put_hook: Option<Arc<dyn PutHook>>,
     /// The single appender: held while placing records and dispatching them.
     put_lock: Mutex<()>,
+    /// One retention round at a time (the clean service and the admin
+    /// command): a round judges files before it takes them out.
+    clean_lock: Mutex<()>,
     arrival: OnceLock<ArrivalListener>,
     /// Commit log offset known to be on disk.
     flushed: tokio::sync::watch::Sender<i64>,
@@ -217,6 +220,7 @@ impl MessageStore {
             dispatchers,
             put_hook: ext.put_hook,
             put_lock: Mutex::new(()),
+            clean_lock: Mutex::new(()),
             arrival: OnceLock::new(),
             flushed: tokio::sync::watch::channel(0).0,
             flush_wake: (Mutex::new(false), Condvar::new()),
