@@ -371,8 +371,43 @@ LOGBACK = """<configuration>
 CEILING_KINDS = ("nostore", "append")
 
 
-class Broker:
-    """A running broker under test: `kind` is "java" or "ferro"."""
+class ProcGroup:
+    """The processes of one broker under test (role -> Proc), measured and stopped together.
+    `STOP_ORDER` names the roles in the order they are waited for after one SIGTERM to all."""
+
+    STOP_ORDER = ("broker", "namesrv")
+
+    def cpu(self):
+        return {role: proc_cpu_seconds(p.pid) for role, p in self.procs.items()}
+
+    def status(self):
+        return {role: proc_status(p.pid) for role, p in self.procs.items()}
+
+    def all_alive(self):
+        return all(p.alive() for p in self.procs.values())
+
+    def stop(self):
+        """SIGTERM to every process at once, then wait for each (Proc.stop escalates)."""
+        out = {}
+        alive = {role: p.alive() for role, p in self.procs.items()}
+        for p in self.procs.values():
+            if p.alive():
+                try:
+                    os.kill(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for role in self.STOP_ORDER:
+            p = self.procs.get(role)
+            if p is None:
+                continue
+            code = p.stop()
+            out[role] = {"alive_before_stop": alive[role], "exit_code": code,
+                         "stop_seconds": p.stop_seconds}
+        return out
+
+
+class Broker(ProcGroup):
+    """A running broker under test: `kind` is "java" or "ferro" (or a ceiling kind)."""
 
     def __init__(self, kind, args, workdir, logdir, extra_conf=None):
         self.kind = kind
@@ -462,35 +497,6 @@ class Broker:
         except RuntimeError:
             self.info["boot_line_s"] = None
 
-    # -- measurement ----------------------------------------------------------------------
-    def cpu(self):
-        return {role: proc_cpu_seconds(p.pid) for role, p in self.procs.items()}
-
-    def status(self):
-        return {role: proc_status(p.pid) for role, p in self.procs.items()}
-
-    def all_alive(self):
-        return all(p.alive() for p in self.procs.values())
-
-    def stop(self):
-        """SIGTERM to every process of this broker at once, then wait for each."""
-        out = {}
-        alive = {role: p.alive() for role, p in self.procs.items()}
-        for p in self.procs.values():
-            if p.alive():
-                try:
-                    os.kill(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for role in ("broker", "namesrv"):
-            p = self.procs.get(role)
-            if p is None:
-                continue
-            code = p.stop()
-            out[role] = {"alive_before_stop": alive[role], "exit_code": code,
-                         "stop_seconds": p.stop_seconds}
-        return out
-
 
 # --------------------------------------------------------------------------------------------
 # one generator run
@@ -576,39 +582,60 @@ def gen_run(args, kind, size, producers, rnd, logroot):
             w, _ = run_generator(args, broker.addr, "BenchWarmup", producers, warm, size)
             rec["warmup"] = {"messages": warm, "error": w.get("error"),
                              "send_tps": (w.get("gen") or {}).get("send_tps")}
-        cpu0 = broker.cpu()
-        sys0 = system_busy_seconds()
-        res, cmd = run_generator(args, broker.addr, "BenchTopic", producers, messages, size)
-        sys1 = system_busy_seconds()
-        cpu1 = broker.cpu()
-        # CPU used by everything else on the machine (other sessions) during the run, in cores
-        ours = sum(cpu1[r] - cpu0[r] for r in cpu0) + res.get("gen_cpu_s", 0)
-        if res.get("gen_wall_s"):
-            rec["other_cores_busy"] = round(max(0.0, (sys1 - sys0) - ours) / res["gen_wall_s"], 2)
-        rec["generator_cmd"] = " ".join(cmd)
-        rec.update(res)
-        st = broker.status()
-        rec["rss_kb"] = st
-        rec["peak_rss_kb"] = {role: s.get("VmHWM") for role, s in st.items()}
-        rec["peak_rss_total_mib"] = round(sum(v or 0 for v in rec["peak_rss_kb"].values()) / 1024, 1)
-        rec["cpu_s"] = {role: round(cpu1[role] - cpu0[role], 3) for role in cpu0}
-        total_cpu = sum(rec["cpu_s"].values())
-        rec["cpu_s_total"] = round(total_cpu, 3)
-        sent = (rec.get("gen") or {}).get("sent") or 0
-        rec["cpu_s_per_million"] = round(total_cpu / (sent / 1e6), 2) if sent else None
-        rec["broker_alive_after_run"] = broker.all_alive()
+        measure_generator(args, broker, rec, producers, messages, size)
     except Exception as e:  # noqa: BLE001
         rec["error"] = f"{type(e).__name__}: {e}"
     finally:
-        rec["stop"] = broker.stop()
-        rec["loadavg_after"] = loadavg()
-        rec["anomalies"] = anomalies_of(rec)
-        if rec["anomalies"]:
-            for role, p in broker.procs.items():
-                rec.setdefault("log_tail", {})[role] = tail(p.err_path, 20) + "\n" + tail(p.out_path, 10)
-        if not args.keep_stores:
-            shutil.rmtree(workdir, ignore_errors=True)
+        finish_run(args, broker, rec, workdir)
     return rec
+
+
+def measure_generator(args, broker, rec, producers, messages, size, consume=True):
+    """One measured `ferromq bench` run against a started broker (any ProcGroup with `addr`):
+    the generator's results, the broker's CPU and RSS over it, and the CPU everything else on
+    the machine used meanwhile, all into `rec`."""
+    cpu0 = broker.cpu()
+    sys0 = system_busy_seconds()
+    res, cmd = run_generator(args, broker.addr, "BenchTopic", producers, messages, size,
+                             consume=consume)
+    sys1 = system_busy_seconds()
+    cpu1 = broker.cpu()
+    # CPU used by everything else on the machine (other sessions) during the run, in cores
+    ours = sum(cpu1[r] - cpu0[r] for r in cpu0) + res.get("gen_cpu_s", 0)
+    if res.get("gen_wall_s"):
+        rec["other_cores_busy"] = round(max(0.0, (sys1 - sys0) - ours) / res["gen_wall_s"], 2)
+    rec["generator_cmd"] = " ".join(cmd)
+    rec.update(res)
+    total_cpu = record_usage(broker, rec, cpu0, cpu1)
+    sent = (rec.get("gen") or {}).get("sent") or 0
+    rec["cpu_s_per_million"] = round(total_cpu / (sent / 1e6), 2) if sent else None
+    rec["broker_alive_after_run"] = broker.all_alive()
+
+
+def record_usage(broker, rec, cpu0, cpu1):
+    """The broker's RSS now and its CPU between the two readings, into `rec`; returns the CPU
+    seconds of all its processes together."""
+    st = broker.status()
+    rec["rss_kb"] = st
+    rec["peak_rss_kb"] = {role: s.get("VmHWM") for role, s in st.items()}
+    rec["peak_rss_total_mib"] = round(sum(v or 0 for v in rec["peak_rss_kb"].values()) / 1024, 1)
+    rec["cpu_s"] = {role: round(cpu1[role] - cpu0[role], 3) for role in cpu0}
+    total_cpu = sum(rec["cpu_s"].values())
+    rec["cpu_s_total"] = round(total_cpu, 3)
+    return total_cpu
+
+
+def finish_run(args, broker, rec, workdir, extra_anomalies=()):
+    """Stops the broker and completes `rec`: stop results, anomalies (with the processes' log
+    tails when there are any), and the store removed unless --keep-stores."""
+    rec["stop"] = broker.stop()
+    rec["loadavg_after"] = loadavg()
+    rec["anomalies"] = anomalies_of(rec) + list(extra_anomalies)
+    if rec["anomalies"]:
+        for role, p in broker.procs.items():
+            rec.setdefault("log_tail", {})[role] = tail(p.err_path, 20) + "\n" + tail(p.out_path, 10)
+    if not args.keep_stores:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -704,13 +731,7 @@ def java_tool_run(args, kind, size, threads, rnd, logroot, consumer=True):
         rec["consume_tps"] = statistics.median(rec["consume_tps_samples"]) if cused else None
         s2c = [float(m.group(4)) for m in cused if m.group(4) != "NaN"]
         rec["avg_s2c_ms"] = round(statistics.median(s2c), 3) if s2c else None
-        st = broker.status()
-        rec["rss_kb"] = st
-        rec["peak_rss_kb"] = {role: s.get("VmHWM") for role, s in st.items()}
-        rec["peak_rss_total_mib"] = round(sum(v or 0 for v in rec["peak_rss_kb"].values()) / 1024, 1)
-        rec["cpu_s"] = {role: round(cpu1[role] - cpu0[role], 3) for role in cpu0}
-        total_cpu = sum(rec["cpu_s"].values())
-        rec["cpu_s_total"] = round(total_cpu, 3)
+        total_cpu = record_usage(broker, rec, cpu0, cpu1)
         rec["cpu_util"] = round(total_cpu / elapsed, 3)
         # messages in the window are not printed by the tool; estimated from the median TPS
         est = (rec["send_tps"] or 0) * elapsed

@@ -249,17 +249,12 @@ def base_record(ctx, cfg, run_id, kind, scenario, size, consumers, rnd, workdir)
 def measure_broker(ctx, rec, broker, cpu0, sys0, elapsed, client_cpu):
     cpu1 = broker.cpu()
     sys1 = ctx.system_busy_seconds()
-    rec["cpu_s"] = {role: round(cpu1[role] - cpu0[role], 3) for role in cpu0}
-    rec["cpu_s_total"] = round(sum(rec["cpu_s"].values()), 3)
+    ctx.record_usage(broker, rec, cpu0, cpu1)
     ours = rec["cpu_s_total"] + client_cpu
     if elapsed > 0:
         rec["other_cores_busy"] = round(max(0.0, (sys1 - sys0) - ours) / elapsed, 2)
     consumed = ((rec.get("consumer") or {}).get("out") or {}).get("consumed") or 0
     rec["cpu_s_per_million"] = round(rec["cpu_s_total"] / (consumed / 1e6), 2) if consumed else None
-    st = broker.status()
-    rec["rss_kb"] = st
-    rec["peak_rss_kb"] = {role: s.get("VmHWM") for role, s in st.items()}
-    rec["peak_rss_total_mib"] = round(sum(v or 0 for v in rec["peak_rss_kb"].values()) / 1024, 1)
     rec["broker_alive_after_run"] = broker.all_alive()
 
 

@@ -211,34 +211,20 @@ class Pair:
                 raise RuntimeError(f"{self.kind} {role} died during {when}: {self.ctx.tail(p.err_path)}\n"
                                    f"{self.ctx.tail(p.out_path)}")
 
+    # measured and stopped as bench.py's brokers are (its ProcGroup), the slave first
+    STOP_ORDER = ("slave", "master", "namesrv")
+
     def cpu(self):
-        return {role: self.ctx.proc_cpu_seconds(p.pid) for role, p in self.procs.items()}
+        return self.ctx.ProcGroup.cpu(self)
 
     def status(self):
-        return {role: self.ctx.proc_status(p.pid) for role, p in self.procs.items()}
+        return self.ctx.ProcGroup.status(self)
 
     def all_alive(self):
-        return all(p.alive() for p in self.procs.values())
+        return self.ctx.ProcGroup.all_alive(self)
 
     def stop(self):
-        """SIGTERM to every process at once, then wait for each (Proc.stop escalates)."""
-        import os
-        import signal
-        alive = {role: p.alive() for role, p in self.procs.items()}
-        for p in self.procs.values():
-            if p.alive():
-                try:
-                    os.kill(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        out = {}
-        for role in ("slave", "master", "namesrv"):
-            p = self.procs.get(role)
-            if p is None:
-                continue
-            code = p.stop()
-            out[role] = {"alive_before_stop": alive[role], "exit_code": code, "stop_seconds": p.stop_seconds}
-        return out
+        return self.ctx.ProcGroup.stop(self)
 
 
 def wait_port(port, timeout, proc):
@@ -342,12 +328,8 @@ def one_run(ctx, args, cfg, kind, role, producers, rnd):
         ours = sum(cpu1[r] - cpu0[r] for r in cpu0) + res.get("gen_cpu_s", 0)
         if wall:
             rec["other_cores_busy"] = round(max(0.0, (sys1 - sys0) - ours) / wall, 2)
-        st = pair.status()
-        rec["rss_kb"] = st
-        rec["peak_rss_kb"] = {role_: s.get("VmHWM") for role_, s in st.items()}
+        ctx.record_usage(pair, rec, cpu0, cpu1)
         rec["peak_rss_pair_mib"] = round(sum(rec["peak_rss_kb"].get(r) or 0 for r in ("master", "slave")) / 1024, 1)
-        rec["peak_rss_total_mib"] = round(sum(v or 0 for v in rec["peak_rss_kb"].values()) / 1024, 1)
-        rec["cpu_s"] = {r: round(cpu1[r] - cpu0[r], 3) for r in cpu0}
         pair_cpu = rec["cpu_s"].get("master", 0) + rec["cpu_s"].get("slave", 0)
         rec["cpu_s_pair"] = round(pair_cpu, 3)
         sent = (rec.get("gen") or {}).get("sent") or 0

@@ -23,7 +23,6 @@ Knobs (environment; QUICK=1 defaults in parentheses):
   SYNCFLUSH_WARMUP_MSGS 2000 (200).
 """
 
-import shutil
 import statistics
 import time
 from pathlib import Path
@@ -73,40 +72,13 @@ def sf_run(ctx, args, cfg, kind, producers, rnd):
             rec["warmup"] = {"messages": cfg["warmup_msgs"], "error": w.get("error"),
                              "stderr_tail": w.get("stderr_tail"),
                              "send_tps": (w.get("gen") or {}).get("send_tps")}
-        cpu0 = broker.cpu()
-        sys0 = ctx.system_busy_seconds()
-        res, cmd = ctx.run_generator(args, broker.addr, "BenchTopic", producers, messages, size,
-                                     consume=False)
-        sys1 = ctx.system_busy_seconds()
-        cpu1 = broker.cpu()
-        ours = sum(cpu1[r] - cpu0[r] for r in cpu0) + res.get("gen_cpu_s", 0)
-        if res.get("gen_wall_s"):
-            rec["other_cores_busy"] = round(max(0.0, (sys1 - sys0) - ours) / res["gen_wall_s"], 2)
-        rec["generator_cmd"] = " ".join(cmd)
-        rec.update(res)
-        st = broker.status()
-        rec["rss_kb"] = st
-        rec["peak_rss_kb"] = {role: s.get("VmHWM") for role, s in st.items()}
-        rec["peak_rss_total_mib"] = round(sum(v or 0 for v in rec["peak_rss_kb"].values()) / 1024, 1)
-        rec["cpu_s"] = {role: round(cpu1[role] - cpu0[role], 3) for role in cpu0}
-        total_cpu = sum(rec["cpu_s"].values())
-        rec["cpu_s_total"] = round(total_cpu, 3)
-        sent = (rec.get("gen") or {}).get("sent") or 0
-        rec["cpu_s_per_million"] = round(total_cpu / (sent / 1e6), 2) if sent else None
-        rec["broker_alive_after_run"] = broker.all_alive()
+        ctx.measure_generator(args, broker, rec, producers, messages, size, consume=False)
     except Exception as e:  # noqa: BLE001
         rec["error"] = f"{type(e).__name__}: {e}"
     finally:
-        rec["stop"] = broker.stop()
-        rec["loadavg_after"] = ctx.loadavg()
-        rec["anomalies"] = ctx.anomalies_of(rec)
-        if (rec.get("warmup") or {}).get("error"):
-            rec["anomalies"].append(f"warm-up: {rec['warmup']['error']}")
-        if rec["anomalies"]:
-            for role, p in broker.procs.items():
-                rec.setdefault("log_tail", {})[role] = ctx.tail(p.err_path, 20) + "\n" + ctx.tail(p.out_path, 10)
-        if not args.keep_stores:
-            shutil.rmtree(workdir, ignore_errors=True)
+        warm_err = (rec.get("warmup") or {}).get("error")
+        ctx.finish_run(args, broker, rec, workdir,
+                       extra_anomalies=[f"warm-up: {warm_err}"] if warm_err else ())
     return rec
 
 

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import org.apache.rocketmq.client.producer.DefaultMQProducer;
 
 /**
  * A master/slave pair in separate processes, one side Apache RocketMQ 4.9.7 and the other
@@ -45,6 +46,20 @@ final class Cluster implements AutoCloseable {
 
     Cluster(String name) throws IOException {
         this(name, true);
+    }
+
+    /**
+     * Whether the name server routes {@code topic} to a master (brokerId 0), as the producer's
+     * client sees it: after a master is killed or started, sends wait for this.
+     */
+    static boolean routesToMaster(DefaultMQProducer producer, String topic) {
+        try {
+            return producer.getDefaultMQProducerImpl().getmQClientFactory().getMQClientAPIImpl()
+                .getTopicRouteInfoFromNameServer(topic, 3000).getBrokerDatas().stream()
+                .anyMatch(b -> b.getBrokerAddrs().containsKey(0L));
+        } catch (Exception e) {
+            return false;
+        }
     }
 
     /** Processes for ferromq only (no Apache classpath needed): runs in the normal suite. */

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.LocalTime;
@@ -118,9 +117,9 @@ class MixedFailoverTest {
         Load load = new Load(producers, topic);
         try {
             DefaultMQProducer first = producers.get(0);
-            Await.until("the master to route TBW102", STEP, () -> hasMaster(first, "TBW102"));
+            Await.until("the master to route TBW102", STEP, () -> Cluster.routesToMaster(first, "TBW102"));
             first.createTopic("TBW102", topic, QUEUES);
-            Await.until("the master to route " + topic, STEP, () -> hasMaster(first, topic));
+            Await.until("the master to route " + topic, STEP, () -> Cluster.routesToMaster(first, topic));
             // As with Java's slaves, a topic is served by the slave once its metadata sync brought it.
             Await.until("the " + slaveKind + " slave to sync " + topic, STEP,
                 () -> RawBroker.knowsTopic(raw, c.slaveAddr(), topic));
@@ -162,7 +161,8 @@ class MixedFailoverTest {
                 checkSlaveMessages(acked, load.attempted, onSlave, slaveKind, when);
 
                 restartMaster.run();
-                Await.until("the restarted master to be routed" + when, STEP, () -> hasMaster(first, topic));
+                Await.until("the restarted master to be routed" + when, STEP,
+                    () -> Cluster.routesToMaster(first, topic));
                 awaitSendOk(load, "a SEND_OK from the restarted master (its slave reconnected)" + when);
                 awaitCaughtUp(c, raw, topic, "after restart" + when);
             }
@@ -313,16 +313,6 @@ class MixedFailoverTest {
             }
         }
         return out;
-    }
-
-    private static boolean hasMaster(DefaultMQProducer producer, String topic) {
-        try {
-            return producer.getDefaultMQProducerImpl().getmQClientFactory().getMQClientAPIImpl()
-                .getTopicRouteInfoFromNameServer(topic, 3000).getBrokerDatas().stream()
-                .anyMatch(b -> b.getBrokerAddrs().containsKey(0L));
-        } catch (Exception e) {
-            return false;
-        }
     }
 
     /** Every message of the topic's queues on {@code addr}, from offset 0, by key. */

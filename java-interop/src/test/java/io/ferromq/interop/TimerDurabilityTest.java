@@ -20,11 +20,8 @@ import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
 import org.apache.rocketmq.common.message.Message;
 import org.apache.rocketmq.common.message.MessageExt;
-import org.apache.rocketmq.common.protocol.RequestCode;
-import org.apache.rocketmq.common.protocol.ResponseCode;
 import org.apache.rocketmq.remoting.netty.NettyClientConfig;
 import org.apache.rocketmq.remoting.netty.NettyRemotingClient;
-import org.apache.rocketmq.remoting.protocol.RemotingCommand;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -75,7 +72,8 @@ class TimerDurabilityTest {
             Run run = new Run(c, "TimerFailover");
             try {
                 // The promoted slave serves the topic only once its metadata sync brought it.
-                Await.until("the slave to sync " + run.topic, STEP, () -> knows(run.raw, c.slaveAddr(), run.topic));
+                Await.until("the slave to sync " + run.topic, STEP,
+                    () -> RawBroker.knowsTopic(run.raw, c.slaveAddr(), run.topic));
                 // SYNC_MASTER: an acknowledged timer is on the slave.
                 run.sendTimers(200, 3_000, 15_000);
                 run.awaitSomeDelivered(40);
@@ -112,16 +110,6 @@ class TimerDurabilityTest {
         }
     }
 
-    private static boolean knows(NettyRemotingClient raw, String addr, String topic) {
-        try {
-            RemotingCommand r = raw.invokeSync(addr,
-                RemotingCommand.createRequestCommand(RequestCode.GET_ALL_TOPIC_CONFIG, null), 3000);
-            return r.getCode() == ResponseCode.SUCCESS && new String(r.getBody(), UTF_8).contains("\"" + topic + "\"");
-        } catch (Exception e) {
-            return false;
-        }
-    }
-
     /** A producer and a push consumer on one fresh topic of the cluster, and what was sent. */
     private static final class Run implements AutoCloseable {
         final String topic;
@@ -142,9 +130,9 @@ class TimerDurabilityTest {
             producer.setCreateTopicKey("TBW102");
             producer.setSendMsgTimeout(10_000);
             producer.start();
-            Await.until("broker-a to route TBW102", STEP, () -> routes(producer, "TBW102"));
+            Await.until("broker-a to route TBW102", STEP, () -> Cluster.routesToMaster(producer, "TBW102"));
             producer.createTopic("TBW102", topic, 4);
-            Await.until("broker-a to route " + topic, STEP, () -> routes(producer, topic));
+            Await.until("broker-a to route " + topic, STEP, () -> Cluster.routesToMaster(producer, topic));
             consumer = new DefaultMQPushConsumer(name + "CG_" + suffix);
             consumer.setNamesrvAddr(c.namesrvAddr());
             consumer.setInstanceName("interop-" + name + "-c-" + suffix);
@@ -214,16 +202,6 @@ class TimerDurabilityTest {
             m.removeAll(delivered().keySet());
             List<String> some = new ArrayList<>(m);
             return m.size() + " not delivered yet, e.g. " + some.subList(0, Math.min(5, some.size()));
-        }
-
-        private static boolean routes(DefaultMQProducer producer, String topic) {
-            try {
-                return producer.getDefaultMQProducerImpl().getmQClientFactory().getMQClientAPIImpl()
-                    .getTopicRouteInfoFromNameServer(topic, 3000).getBrokerDatas().stream()
-                    .anyMatch(b -> b.getBrokerAddrs().containsKey(0L));
-            } catch (Exception e) {
-                return false;
-            }
         }
 
         @Override
