@@ -92,9 +92,10 @@ class LitePullConsumerTest {
      * committed offset 10.
      *
      * <p>The seek comes after the first poll on purpose: a seek right after assign races the
-     * client's own first pull task (4.9.7's DefaultLitePullConsumerImpl can still hand over that
-     * task's result from offset 0 once the new task has taken the seek offset). After the first
-     * poll that task's next pull waits at offset 10 with nothing to return.
+     * client's own first pull task. DefaultLitePullConsumerImpl's pull task reads the seek offset
+     * without the lock seek holds, so the task assign started can take offset 3 just before seek
+     * cancels it. The task seek starts then finds no seek offset and falls back to the stored
+     * one, 0. After the first poll, that first task is already waiting at offset 10.
      */
     @Test
     void assignModeSeeksCommitsAndANewInstanceResumes(FerroMQ mq) throws Exception {
