@@ -75,27 +75,6 @@ fn offsets_json(offsets: &BTreeMap<i32, i64>) -> String {
     fastjson::to_string(&serde_json::to_value(&w).unwrap_or_default())
 }
 
-thread_local! {
-    /// Set while the schedule service puts a due message back: that message
-    /// keeps its `DELAY` property but must not be delayed again. (Java
-    /// clears DELAY only from the property map its put path reads, after
-    /// the properties string that is stored was made.)
-    static DELIVERING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Runs `f` (a put on this thread) with the delay levels switched off.
-fn without_delay<T>(f: impl FnOnce() -> T) -> T {
-    DELIVERING.with(|d| d.set(true));
-    struct Reset;
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            DELIVERING.with(|d| d.set(false));
-        }
-    }
-    let _reset = Reset;
-    f()
-}
-
 /// The delay levels (`messageDelayLevel`), applied on the put path: a
 /// message asking for a level is stored in `SCHEDULE_TOPIC_XXXX` queue
 /// level-1, keeping its real topic and queue in properties, and its consume
@@ -114,9 +93,6 @@ impl DelayLevels {
     /// The delay level a message asks for, clamped to the highest level;
     /// none for prepared or rolled-back transaction messages.
     fn level(&self, m: &MessageInner) -> Option<i32> {
-        if DELIVERING.with(|d| d.get()) {
-            return None;
-        }
         let tran = m.sys_flag & sys_flag::TRANSACTION_MASK;
         if tran == sys_flag::TRANSACTION_PREPARED || tran == sys_flag::TRANSACTION_ROLLBACK {
             return None;
@@ -158,8 +134,8 @@ pub fn store_extensions(config: &BrokerConfig) -> StoreExtensions {
 /// Java 4.9.7 the stored properties are those of the scheduled message:
 /// `DELAY`, `WAIT`, `REAL_TOPIC` and `REAL_QID` stay (Java clears DELAY and
 /// sets WAIT=false only in the map, after the stored string was made), so a
-/// consumer's `getDelayTimeLevel()` is the level; the put must go through
-/// [`without_delay`].
+/// consumer's `getDelayTimeLevel()` is the level; it is put with
+/// `put_message_as_given`, past the delay levels.
 pub fn message_timeup(m: &MessageExt) -> Option<MessageInner> {
     let props = m.properties.clone();
     let topic = props.get(property::REAL_TOPIC)?.to_string();
@@ -187,7 +163,7 @@ impl Broker {
             }
             match self.store.look_message_by_offset(e.phy_offset).as_ref().and_then(message_timeup) {
                 Some(real) => {
-                    if let Err(err) = without_delay(|| self.store.put_message(&real)) {
+                    if let Err(err) = self.store.put_message_as_given(&real) {
                         tracing::warn!(level, offset, "delivering delayed message failed, will retry: {err}");
                         break;
                     }
@@ -223,17 +199,6 @@ impl Broker {
                 }
             }
         });
-    }
-}
-
-#[cfg(test)]
-pub(crate) mod tests_support {
-    use super::*;
-    use crate::store::MessageStore;
-
-    /// Puts `m` as the schedule service delivers it; its commit log offset.
-    pub fn put_delivered(store: &MessageStore, m: &MessageInner) -> i64 {
-        without_delay(|| store.put_message(m)).unwrap().wrote_offset
     }
 }
 
@@ -294,7 +259,7 @@ mod tests {
         assert_eq!(stored.properties.get("DELAY"), Some("2"));
         // Delivered, it lands in its real queue and keeps DELAY (as on Apache).
         let real = message_timeup(&stored).unwrap();
-        without_delay(|| s.put_message(&real)).unwrap();
+        s.put_message_as_given(&real).unwrap();
         let e = s.consume_queue_entry("T", 2, 0).expect("delivered to the real queue");
         let delivered = s.look_message_by_offset(e.phy_offset).unwrap();
         assert_eq!(delivered.properties.get("DELAY"), Some("2"));

@@ -68,27 +68,29 @@ impl MessageStore {
     /// Stores messages of one topic/queue contiguously with consecutive
     /// queue offsets (a batch).
     pub fn put_messages(&self, msgs: &[MessageInner]) -> Result<PutResult, StoreError> {
-        let rewritten: Vec<MessageInner>;
-        let msgs = match &self.put_hook {
-            Some(hook) => {
-                let mut out = None;
-                for (i, m) in msgs.iter().enumerate() {
-                    if let Some(r) = hook.rewrite(m) {
-                        out.get_or_insert_with(|| msgs[..i].to_vec()).push(r);
-                    } else if let Some(out) = &mut out {
-                        out.push(m.clone());
-                    }
-                }
-                match out {
-                    Some(out) => {
-                        rewritten = out;
-                        &rewritten[..]
-                    }
-                    None => msgs,
-                }
+        let Some(hook) = &self.put_hook else { return self.put_as_given(msgs) };
+        let mut out = None;
+        for (i, m) in msgs.iter().enumerate() {
+            if let Some(r) = hook.rewrite(m) {
+                out.get_or_insert_with(|| msgs[..i].to_vec()).push(r);
+            } else if let Some(out) = &mut out {
+                out.push(m.clone());
             }
-            None => msgs,
-        };
+        }
+        match out {
+            Some(rewritten) => self.put_as_given(&rewritten),
+            None => self.put_as_given(msgs),
+        }
+    }
+
+    /// Stores one message exactly as given, past the put hook: the
+    /// schedule service delivering a due message, which keeps its `DELAY`
+    /// property (as Java's stored string does) but must not be delayed again.
+    pub fn put_message_as_given(&self, msg: &MessageInner) -> Result<PutResult, StoreError> {
+        self.put_as_given(std::slice::from_ref(msg))
+    }
+
+    fn put_as_given(&self, msgs: &[MessageInner]) -> Result<PutResult, StoreError> {
         let first = msgs.first().ok_or_else(|| StoreError::Corrupt("empty batch".into()))?;
         if !self.running.load(Ordering::Acquire) {
             return Err(StoreError::Unavailable("message store has been shut down".into()));

@@ -123,7 +123,7 @@ mod tests {
             m.properties.put(k, v);
         }
         // Stored as a delivered delayed message is (DELAY kept, not delayed again).
-        let delivered = crate::broker::schedule::tests_support::put_delivered(&b.store, &m);
+        let delivered = b.store.put_message_as_given(&m).unwrap().wrote_offset;
         send_back(&b, delivered, 0);
         let e = b.store.consume_queue_entry(topics::SCHEDULE_TOPIC, 2, 0).expect("retry waits at level 3");
         let retry = b.store.look_message_by_offset(e.phy_offset).unwrap();
