@@ -114,11 +114,7 @@ impl MessageStore {
     /// there is written off.
     fn drop_pending_in(&self, f: &MappedFile, (start, end): (i64, i64)) -> usize {
         // Read from the file itself, which is about to leave the commit log.
-        let message_at = |phy: i64| {
-            let pos = usize::try_from(phy - f.start()).ok()?;
-            let size = i32::from_be_bytes(f.read(pos, 4)?.try_into().ok()?);
-            MessageExt::decode(f.read(pos, usize::try_from(size).ok()?)?).ok()
-        };
+        let message_at = |phy: i64| MessageExt::decode(f.record_at(usize::try_from(phy - f.start()).ok()?)?).ok();
         self.dispatchers.iter().map(|d| d.drop_pending_in(start, end, &message_at)).fold(0, usize::saturating_add)
     }
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use crate::protocol::message::{BLANK_MAGIC_CODE, MESSAGE_MAGIC_CODE};
 
 use super::allocate::Allocator;
-use super::mapped_file::{MappedFile, MappedFileQueue};
+use super::mapped_file::{self, MappedFile, MappedFileQueue};
 use super::warm::Warmer;
 use super::StoreError;
 
@@ -148,12 +148,11 @@ impl CommitLog {
         Some((f.clone(), pos))
     }
 
-    /// The size of the record at `offset`, read from its first four bytes.
+    /// The size of the whole record at `offset` (see `MappedFile::record_at`).
     pub fn record_size_at(&self, offset: i64) -> Option<usize> {
-        let (file, pos) = self.read(offset, 4)?;
-        let b = file.read(pos, 4)?;
-        let size = i32::from_be_bytes(b.try_into().unwrap());
-        (size > 0).then_some(size as usize)
+        let files = self.files.read().unwrap();
+        let f = files.find(offset)?;
+        f.record_at((offset - f.start()) as usize).map(<[u8]>::len)
     }
 
     /// Recovers the write position: segments before the last are taken as
@@ -260,12 +259,7 @@ impl CommitLog {
     /// file system. Returns how many went.
     pub fn delete_front(&self, gone: &[Arc<MappedFile>]) -> usize {
         let removed = self.files.write().unwrap().remove_front(gone);
-        for f in &removed {
-            if let Err(e) = std::fs::remove_file(f.path()) {
-                tracing::warn!(file = %f.path().display(), "removing expired segment failed: {e}");
-            }
-        }
-        removed.len()
+        mapped_file::unlink(removed)
     }
 
     pub fn flush(&self) -> Result<(), StoreError> {

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
-use super::mapped_file::{MappedFileQueue, Prealloc, CHUNK};
+use super::mapped_file::{self, MappedFile, MappedFileQueue, Prealloc, CHUNK};
 use super::StoreError;
 
 pub const CQ_STORE_UNIT_SIZE: usize = 20;
@@ -148,14 +148,23 @@ impl ConsumeQueue {
     /// Drops segments whose messages all lie before `min_phy` (deleted from
     /// the commit log) and moves the min offset to the first live entry.
     pub fn delete_expired(&self, min_phy: i64) {
+        let gone = self.take_expired(min_phy);
+        // Unlinked after the lock, as the commit log's: the put path appends
+        // under it and must not wait on the file system.
+        mapped_file::unlink(gone);
+    }
+
+    /// `delete_expired` under the lock: the expired segments leave the list
+    /// and the min offset moves; their files are left to the caller.
+    fn take_expired(&self, min_phy: i64) -> Vec<Arc<MappedFile>> {
         let mut files = self.files.write().unwrap();
-        files.delete_front_while(|f| {
+        let gone = files.take_front_while(|f| {
             f.is_full()
                 && f.read(f.size() - CQ_STORE_UNIT_SIZE, CQ_STORE_UNIT_SIZE)
                     .map(decode)
                     .is_some_and(|e| e.phy_offset + e.size as i64 <= min_phy)
         });
-        let Some(first) = files.files().first() else { return };
+        let Some(first) = files.files().first() else { return gone };
         let mut min = first.start() / CQ_STORE_UNIT_SIZE as i64;
         let mut pos = 0;
         while let Some(b) = first.read(pos, CQ_STORE_UNIT_SIZE) {
@@ -170,6 +179,7 @@ impl ConsumeQueue {
         if min != old {
             tracing::info!(from = old, to = min, "consume queue min offset moved");
         }
+        gone
     }
 
     pub fn flush(&self) -> Result<(), StoreError> {
@@ -262,6 +272,25 @@ mod tests {
         cq.delete_expired(5_000 * 10);
         assert_eq!(cq.min_offset(), 5_000);
         assert!(disk_bytes(dir.path()) < 3 * size as u64);
+    }
+
+    #[test]
+    fn expired_segments_leave_list_and_disk_but_never_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        // Three entries a segment.
+        let cq = ConsumeQueue::load(dir.path(), 3 * CQ_STORE_UNIT_SIZE).unwrap();
+        for i in 0..8 {
+            cq.append(i, CqEntry { phy_offset: i * 100, size: 100, tags_code: i }).unwrap();
+        }
+        let names = || std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(names(), 3);
+        cq.delete_expired(i64::MAX);
+        assert_eq!(names(), 1, "the two full segments are unlinked");
+        assert_eq!(cq.files.read().unwrap().files().len(), 1);
+        assert_eq!((cq.min_offset(), cq.max_offset()), (8, 8), "every entry is past");
+        assert!(cq.get(5).is_none());
+        let cq = ConsumeQueue::load(dir.path(), 3 * CQ_STORE_UNIT_SIZE).unwrap();
+        assert_eq!(cq.max_offset(), 8, "what is left reloads");
     }
 
     #[test]

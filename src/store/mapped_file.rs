@@ -279,6 +279,14 @@ impl MappedFile {
         Some(unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(pos), len) })
     }
 
+    /// The whole record at `pos`, its length read from its first four
+    /// bytes; `None` when that length is not positive or the record is not
+    /// all published (cut at the file's end, or garbage read as a size).
+    pub fn record_at(&self, pos: usize) -> Option<&[u8]> {
+        let size = i32::from_be_bytes(self.read(pos, 4)?.try_into().ok()?);
+        self.read(pos, usize::try_from(size).ok().filter(|n| *n > 0)?)
+    }
+
     /// Published bytes as a `Bytes` that keeps this segment mapped for as
     /// long as any clone of it lives: a pull response queued for a slow
     /// socket still reads valid memory after retention deleted the file
@@ -533,30 +541,32 @@ impl MappedFileQueue {
     }
 
     /// Takes `gone` out of the list, as far as they are its first segments in
-    /// that order (never the last); the caller deletes their files.
-    pub fn remove_front(&mut self, gone: &[std::sync::Arc<MappedFile>]) -> Vec<std::sync::Arc<MappedFile>> {
-        let n = gone
-            .iter()
-            .zip(&self.files)
-            .take(self.files.len().saturating_sub(1))
-            .take_while(|(a, b)| std::sync::Arc::ptr_eq(a, b))
-            .count();
-        self.files.drain(..n).collect()
+    /// that order (never the last); the caller unlinks them (`unlink`).
+    pub fn remove_front(&mut self, gone: &[Arc<MappedFile>]) -> Vec<Arc<MappedFile>> {
+        let mut judged = gone.iter();
+        self.take_front_while(|f| judged.next().is_some_and(|g| std::ptr::eq(Arc::as_ptr(g), f)))
     }
 
-    /// Removes segments from the front while `expired(file)` holds, never the
-    /// last one; returns how many went.
-    pub fn delete_front_while(&mut self, mut expired: impl FnMut(&MappedFile) -> bool) -> usize {
-        let mut n = 0;
-        while self.files.len() > 1 && expired(&self.files[0]) {
-            let f = self.files.remove(0);
-            if let Err(e) = std::fs::remove_file(f.path()) {
-                tracing::warn!(file = %f.path().display(), "removing expired segment failed: {e}");
-            }
-            n += 1;
-        }
-        n
+    /// Takes segments out of the list from the front while `expired(file)`
+    /// holds, never the last one; the caller unlinks them (`unlink`) once it
+    /// has let go of the lock guarding this queue.
+    pub fn take_front_while(&mut self, mut expired: impl FnMut(&MappedFile) -> bool) -> Vec<Arc<MappedFile>> {
+        let n = self.files.iter().take(self.files.len().saturating_sub(1)).take_while(|f| expired(f)).count();
+        self.files.drain(..n).collect()
     }
+}
+
+/// Deletes the files of segments already out of their queue, and drops
+/// them (unmapped once no reader holds one). Called without the queue's
+/// lock, so that neither appends nor reads wait on the file system.
+/// Returns how many there were.
+pub fn unlink(segments: Vec<Arc<MappedFile>>) -> usize {
+    for f in &segments {
+        if let Err(e) = std::fs::remove_file(f.path()) {
+            tracing::warn!(file = %f.path().display(), "removing expired segment failed: {e}");
+        }
+    }
+    segments.len()
 }
 
 #[cfg(test)]
@@ -621,19 +631,68 @@ mod tests {
         let s = f.slice(10, 20).unwrap();
         drop(f);
         // Retention removes the file and the queue's reference to it.
-        assert_eq!(q.delete_front_while(|_| true), 1);
+        assert_eq!(unlink(q.take_front_while(|_| true)), 1);
         assert!(!dir.path().join(file_name(0)).exists());
         // The slice now holds the only reference: the mapping is still there.
         assert_eq!(&s[..], &[5u8; 20]);
     }
 
+    fn record(len: usize) -> Vec<u8> {
+        let mut r = vec![9u8; len];
+        r[..4].copy_from_slice(&(len as i32).to_be_bytes());
+        r
+    }
+
+    #[test]
+    fn record_at_gives_whole_records_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = MappedFile::open(dir.path(), 0, 64).unwrap();
+        f.append(&record(20));
+        assert_eq!(f.record_at(0), Some(&record(20)[..]));
+        f.append(&[0, 0]);
+        assert_eq!(f.record_at(20), None, "size itself cut short");
+        f.append(&[0, 30]);
+        f.append(&[1u8; 10]);
+        assert_eq!(f.record_at(20), None, "record cut at the written end");
+        f.append(&(-5i32).to_be_bytes());
+        assert_eq!(f.record_at(34), None, "negative size");
+        f.append(&0i32.to_be_bytes());
+        assert_eq!(f.record_at(38), None, "zero size");
+        f.append(&40i32.to_be_bytes());
+        f.append(&[1u8; 18]);
+        assert!(f.is_full());
+        assert_eq!(f.record_at(42), None, "size past the file's end");
+        assert_eq!(f.record_at(usize::MAX - 1), None, "position past the file's end");
+        assert_eq!(f.record_at(0), Some(&record(20)[..]), "the good one still reads");
+    }
+
+    /// A queue of `n` full 64-byte segments.
+    fn full_segments(dir: &Path, n: usize) -> MappedFileQueue {
+        let mut q = MappedFileQueue::load(dir, 64).unwrap();
+        for _ in 0..n {
+            q.last_for_append(0).unwrap().append(&[1u8; 64]);
+        }
+        q
+    }
+
+    #[test]
+    fn taken_segments_leave_the_list_first_and_the_disk_on_unlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut q = full_segments(dir.path(), 3);
+        let gone = q.take_front_while(|_| true);
+        assert_eq!(gone.iter().map(|f| f.start()).collect::<Vec<_>>(), vec![0, 64], "never the newest");
+        assert_eq!(q.min_offset(), 128);
+        assert!(dir.path().join(file_name(0)).exists(), "taking out does not touch the disk");
+        assert_eq!(unlink(gone), 2);
+        assert!(!dir.path().join(file_name(0)).exists());
+        assert!(!dir.path().join(file_name(64)).exists());
+        assert!(dir.path().join(file_name(128)).exists());
+    }
+
     #[test]
     fn remove_front_takes_only_a_judged_prefix_and_never_the_last() {
         let dir = tempfile::tempdir().unwrap();
-        let mut q = MappedFileQueue::load(dir.path(), 64).unwrap();
-        for _ in 0..3 {
-            q.last_for_append(0).unwrap().append(&[1u8; 64]);
-        }
+        let mut q = full_segments(dir.path(), 3);
         q.last_for_append(0).unwrap();
         let judged: Vec<_> = q.files().to_vec();
         assert_eq!(judged.len(), 4);
