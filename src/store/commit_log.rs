@@ -148,11 +148,14 @@ impl CommitLog {
         Some((f.clone(), pos))
     }
 
-    /// The size of the whole record at `offset` (see `MappedFile::record_at`).
-    pub fn record_size_at(&self, offset: i64) -> Option<usize> {
+    /// The whole record at `offset` as (file, position, length), its size
+    /// read from the record itself (see `MappedFile::record_at`).
+    pub fn record_at(&self, offset: i64) -> Option<(Arc<MappedFile>, usize, usize)> {
         let files = self.files.read().unwrap();
         let f = files.find(offset)?;
-        f.record_at((offset - f.start()) as usize).map(<[u8]>::len)
+        let pos = (offset - f.start()) as usize;
+        let len = f.record_at(pos)?.len();
+        Some((f.clone(), pos, len))
     }
 
     /// Recovers the write position: segments before the last are taken as

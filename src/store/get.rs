@@ -270,15 +270,13 @@ impl MessageStore {
 
     /// The message stored at `phy_offset`.
     pub fn look_message_by_offset(&self, phy_offset: i64) -> Option<MessageExt> {
-        let size = self.commit_log.record_size_at(phy_offset)?;
-        let (f, pos) = self.commit_log.read(phy_offset, size)?;
+        let (f, pos, size) = self.commit_log.record_at(phy_offset)?;
         MessageExt::decode(f.read(pos, size)?).ok()
     }
 
     /// The raw record at `phy_offset`, as a pull body carries it.
     pub fn raw_record(&self, phy_offset: i64) -> Option<bytes::Bytes> {
-        let size = self.commit_log.record_size_at(phy_offset)?;
-        let (f, pos) = self.commit_log.read(phy_offset, size)?;
+        let (f, pos, size) = self.commit_log.record_at(phy_offset)?;
         let rec = f.read(pos, size)?;
         // Only whole, valid message records (not a blank end-of-file filler).
         MessageExt::decode(rec).ok()?;
