@@ -143,9 +143,11 @@ fn register_broker(n: &Namesrv, conn: &ConnectionHandle, req: &RemotingCommand) 
     Ok(resp)
 }
 
+/// `clusterName` is not used: a broker name left with no address leaves
+/// every cluster it was registered under.
 fn unregister_broker(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
     let h = UnregisterBrokerRequestHeader::decode(req)?;
-    n.routes.lock().unwrap().unregister_broker(&h.cluster_name, &h.broker_addr, &h.broker_name, h.broker_id);
+    n.routes.lock().unwrap().unregister_broker(&h.broker_addr, &h.broker_name, h.broker_id);
     Ok(ok(req))
 }
 

@@ -177,21 +177,24 @@ impl RouteInfo {
         }
     }
 
-    pub fn unregister_broker(&mut self, cluster: &str, broker_addr: &str, broker_name: &str, broker_id: i64) {
-        self.broker_live_table.remove(broker_addr);
+    /// Removes the (name, id, address) entry. The address stays alive while
+    /// another broker name still holds it, so that entry still expires.
+    pub fn unregister_broker(&mut self, broker_addr: &str, broker_name: &str, broker_id: i64) {
         let mut broker_gone = false;
         if let Some(bd) = self.broker_addr_table.get_mut(broker_name) {
             bd.broker_addrs.retain(|id, addr| !(*id == broker_id && addr == broker_addr));
             broker_gone = bd.broker_addrs.is_empty();
         }
+        if !self.broker_addr_table.values().any(|bd| bd.broker_addrs.values().any(|a| a == broker_addr)) {
+            self.broker_live_table.remove(broker_addr);
+        }
         if broker_gone {
             self.broker_addr_table.remove(broker_name);
-            if let Some(names) = self.cluster_addr_table.get_mut(cluster) {
+            // Every cluster it was registered under (as Java's onChannelDestroy).
+            for names in self.cluster_addr_table.values_mut() {
                 names.remove(broker_name);
-                if names.is_empty() {
-                    self.cluster_addr_table.remove(cluster);
-                }
             }
+            self.cluster_addr_table.retain(|_, names| !names.is_empty());
             for by_broker in self.topic_queue_table.values_mut() {
                 by_broker.remove(broker_name);
             }
@@ -200,7 +203,8 @@ impl RouteInfo {
     }
 
     /// Removes brokers not heard from within `expiry`, or whose connection
-    /// `conn_id` closed. Returns the removed addresses.
+    /// `conn_id` closed, under every broker name that holds their address
+    /// (as Java's onChannelDestroy). Returns the removed addresses.
     pub fn remove_brokers(&mut self, expiry: Option<Duration>, conn_id: Option<u64>) -> Vec<String> {
         let now = Instant::now();
         let dead: Vec<String> = self
@@ -213,17 +217,14 @@ impl RouteInfo {
             .map(|(a, _)| a.clone())
             .collect();
         for addr in &dead {
-            let found = self.broker_addr_table.values().find_map(|bd| {
-                bd.broker_addrs
-                    .iter()
-                    .find(|(_, a)| *a == addr)
-                    .map(|(id, _)| (bd.cluster.clone(), bd.broker_name.clone(), *id))
-            });
-            match found {
-                Some((cluster, name, id)) => self.unregister_broker(&cluster, addr, &name, id),
-                None => {
-                    self.broker_live_table.remove(addr);
-                }
+            let holders: Vec<(String, i64)> = self
+                .broker_addr_table
+                .values()
+                .flat_map(|bd| bd.broker_addrs.iter().filter(|(_, a)| *a == addr).map(|(id, _)| (bd.broker_name.clone(), *id)))
+                .collect();
+            self.broker_live_table.remove(addr);
+            for (name, id) in holders {
+                self.unregister_broker(addr, &name, id);
             }
         }
         dead
@@ -332,12 +333,19 @@ mod tests {
         RouteInfo::new(NamesrvLimits { max_brokers, max_topic_routes, ..NamesrvLimits::default() })
     }
 
+    /// Bound to `max_brokers`, with (cluster, name, address, connection)s registered, serving T1.
+    fn with_brokers(max_brokers: usize, brokers: &[(&str, &str, &str, u64)]) -> RouteInfo {
+        let mut r = limited(max_brokers, 100);
+        for &(cluster, name, addr, conn) in brokers {
+            r.register_broker(reg_as(cluster, name, addr, &wrapper(&["T1"], 1), conn)).unwrap();
+        }
+        r
+    }
+
     #[test]
     fn brokers_past_the_bound_are_refused_and_known_ones_re_register() {
-        let mut r = limited(2, 100);
+        let mut r = with_brokers(2, &[("C", "a", "10.0.0.1:1", 1), ("C", "b", "10.0.0.2:1", 2)]);
         let w = wrapper(&["T1"], 1);
-        r.register_broker(reg_as("C", "a", "10.0.0.1:1", &w, 1)).unwrap();
-        r.register_broker(reg_as("C", "b", "10.0.0.2:1", &w, 2)).unwrap();
         let refused = LimitReached { key: "namesrvMaxBrokers", limit: 2 };
         // A new address, a new name at a known address, a known name in a new cluster.
         assert_eq!(r.register_broker(reg_as("C", "c", "10.0.0.3:1", &w, 3)).err(), Some(refused.clone()));
@@ -356,6 +364,25 @@ mod tests {
         // A broker gone makes room.
         r.remove_brokers(None, Some(1));
         r.register_broker(reg_as("C", "c", "10.0.0.3:1", &w, 3)).unwrap();
+    }
+
+    #[test]
+    fn a_closed_connection_removes_its_address_under_every_name_and_cluster() {
+        let addr = "10.0.0.1:1";
+        let mut r = with_brokers(3, &[("C1", "a", addr, 1), ("C2", "a", addr, 1), ("C1", "b", addr, 1)]);
+        let w = wrapper(&["T1"], 1);
+        assert!(r.register_broker(reg_as("C1", "c", "10.0.0.1:1", &w, 1)).is_err());
+        // UNREGISTER of one entry leaves the address alive under the other name.
+        r.unregister_broker("10.0.0.1:1", "b", 0);
+        assert!(r.data_version("10.0.0.1:1").is_some());
+        r.register_broker(reg_as("C1", "b", "10.0.0.1:1", &w, 1)).unwrap();
+        assert_eq!(r.remove_brokers(None, Some(1)), ["10.0.0.1:1"]);
+        let info = r.cluster_info();
+        assert!(info.broker_addr_table.is_empty() && info.cluster_addr_table.is_empty(), "left: {:?}", info.cluster_addr_table);
+        assert!(r.all_topics().is_empty());
+        for (cluster, name) in [("C1", "x"), ("C2", "y"), ("C3", "z")] {
+            r.register_broker(reg_as(cluster, name, "10.0.0.2:1", &w, 2)).unwrap();
+        }
     }
 
     #[test]
