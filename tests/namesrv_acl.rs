@@ -5,16 +5,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::raw::*;
 use common::start_fresh;
 use ferromq::acl::sign;
-use ferromq::protocol::body::{RegisterBrokerBody, TopicConfigSerializeWrapper};
-use ferromq::protocol::header::{CommandHeader, RegisterBrokerRequestHeader};
-use ferromq::protocol::message::body_crc;
-use ferromq::protocol::topic::DataVersion;
 use ferromq::remoting::codes::{request as rc, response};
 use ferromq::remoting::RemotingCommand;
 
@@ -28,24 +23,7 @@ const ACCOUNTS: &str = "accounts:
 ";
 
 fn register(broker_name: &str, addr: &str) -> RemotingCommand {
-    let body = RegisterBrokerBody {
-        filter_server_list: vec![],
-        topic_config_serialize_wrapper: TopicConfigSerializeWrapper {
-            data_version: DataVersion::new(1),
-            topic_config_table: BTreeMap::new(),
-        },
-    };
-    let body = serde_json::to_vec(&body).unwrap();
-    let header = RegisterBrokerRequestHeader {
-        body_crc32: body_crc(&body),
-        compressed: false,
-        cluster_name: "DefaultCluster".into(),
-        broker_addr: addr.into(),
-        broker_name: broker_name.into(),
-        broker_id: 0,
-        ha_server_addr: addr.into(),
-    };
-    header.encode(RemotingCommand::request(rc::REGISTER_BROKER, 0)).with_body(body)
+    register_broker("DefaultCluster", broker_name, addr, 1, &[])
 }
 
 fn signed(mut req: RemotingCommand, ak: &str, sk: &str) -> RemotingCommand {

@@ -17,9 +17,7 @@ use ferromq::protocol::body::{RegisterBrokerBody, TopicConfigSerializeWrapper};
 use ferromq::protocol::header::{CommandHeader, RegisterBrokerRequestHeader};
 use ferromq::protocol::message::body_crc;
 use ferromq::protocol::register::encode_compressed;
-use ferromq::protocol::route::TopicRouteData;
 use ferromq::protocol::topic::{DataVersion, TopicConfig};
-use ferromq::protocol::fastjson;
 use ferromq::remoting::codes::{request as rc, response};
 use ferromq::remoting::RemotingCommand;
 use flate2::write::ZlibEncoder;
@@ -59,11 +57,6 @@ fn zlib(raw: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-fn route(ns: &str, topic: &str) -> Option<TopicRouteData> {
-    let r = roundtrip(ns, &RemotingCommand::request(rc::GET_ROUTEINFO_BY_TOPIC, 0).with_ext("topic", topic));
-    (r.code == response::SUCCESS).then(|| fastjson::parse(r.body.as_deref().unwrap()).unwrap())
-}
-
 #[test]
 fn a_broker_with_compressed_register_routes_its_topics() {
     let dir = tempfile::tempdir().unwrap();
@@ -74,7 +67,7 @@ fn a_broker_with_compressed_register_routes_its_topics() {
     // UPDATE_AND_CREATE_TOPIC triggers a registration without waiting for it.
     let deadline = Instant::now() + Duration::from_secs(10);
     let route = loop {
-        if let Some(r) = route(&ns, "CompressedRegistered") {
+        if let Some(r) = topic_route(&ns, "CompressedRegistered") {
             break r;
         }
         assert!(Instant::now() < deadline, "the topic never reached the name server");
@@ -124,14 +117,14 @@ fn hostile_compressed_registrations_are_refused_and_the_name_server_keeps_servin
     }
     let r = conn.call(register_with("hostile-broker", "10.9.9.9:10911", good.clone(), body_crc(&good) ^ 1));
     assert_eq!((r.code, r.remark.as_deref()), (response::SYSTEM_ERROR, Some("crc32 not match")));
-    assert!(route(&ns, "Hostile").is_none(), "a refused registration left a route");
+    assert!(topic_route(&ns, "Hostile").is_none(), "a refused registration left a route");
     let info = roundtrip(&ns, &RemotingCommand::request(rc::GET_BROKER_CLUSTER_INFO, 0));
     assert!(!String::from_utf8_lossy(info.body.as_deref().unwrap()).contains("hostile-broker"));
 
     // Same connection, a good compressed body: registered and routed.
     let r = conn.call(register("good-broker", "10.9.9.8:10911", good));
     assert_eq!(r.code, response::SUCCESS, "{:?}", r.remark);
-    let route = route(&ns, "Hostile").expect("route after a good compressed registration");
+    let route = topic_route(&ns, "Hostile").expect("route after a good compressed registration");
     assert_eq!(route.broker_datas[0].master_addr(), Some("10.9.9.8:10911"));
     assert_eq!(route.queue_datas[0].write_queue_nums, 3);
     server.stop();

@@ -13,6 +13,7 @@ pub use properties::{
     RewriteError,
 };
 
+use crate::namesrv::NamesrvLimits;
 use crate::remoting::limits::Limits;
 use crate::store::ha::{BrokerRole, HaConfig};
 use crate::store::{FlushDiskType, StoreConfig};
@@ -232,7 +233,29 @@ pub fn namesrv_defaults() -> Settings {
     ]
     .into_iter()
     .chain(server_limit_defaults())
+    .chain(namesrv_limit_defaults())
     .collect())
+}
+
+/// The name server's own bounds (see `namesrv::NamesrvLimits`). A standalone
+/// server's name server takes these from its broker.conf.
+pub const NAMESRV_LIMIT_KEYS: [&str; 4] =
+    ["namesrvMaxBrokers", "namesrvMaxTopicRoutes", "namesrvMaxKvConfigs", "namesrvMaxKvConfigBytes"];
+
+fn namesrv_limit_defaults() -> Vec<(&'static str, String)> {
+    let l = NamesrvLimits::default();
+    let values = [l.max_brokers, l.max_topic_routes, l.max_kv_configs, l.max_kv_config_bytes];
+    NAMESRV_LIMIT_KEYS.into_iter().zip(values.map(|v| v.to_string())).collect()
+}
+
+fn namesrv_limits(s: &Settings) -> Result<NamesrvLimits, ConfigError> {
+    let [brokers, routes, kv, kv_bytes] = NAMESRV_LIMIT_KEYS;
+    Ok(NamesrvLimits {
+        max_brokers: positive(s, brokers)?,
+        max_topic_routes: positive(s, routes)?,
+        max_kv_configs: positive(s, kv)?,
+        max_kv_config_bytes: positive(s, kv_bytes)?,
+    })
 }
 
 /// The broker settings ferromq acts on, typed.
@@ -533,6 +556,8 @@ pub struct NamesrvConfig {
     pub kv_config_path: PathBuf,
     pub broker_expired_ms: u64,
     pub limits: Limits,
+    /// `namesrvMax*`: what clients can make the name server hold.
+    pub namesrv_limits: NamesrvLimits,
     /// `namesrvAclEnable` (ferromq's own): write requests need an admin
     /// account's signature or a white-listed address; reads stay open.
     pub acl_enable: bool,
@@ -547,6 +572,7 @@ impl NamesrvConfig {
             kv_config_path: PathBuf::from(s.str("kvConfigPath")),
             broker_expired_ms: s.i64("brokerExpiredMillis")? as u64,
             limits: server_limits(&s)?,
+            namesrv_limits: namesrv_limits(&s)?,
             acl_enable: s.bool("namesrvAclEnable")?,
             acl_paths: acl_paths(&s),
             settings: s,
@@ -607,6 +633,20 @@ mod tests {
         let mut s = broker_defaults();
         s.apply(parse_properties("brokerRole=MASTER\n"));
         assert!(BrokerConfig::from_settings(s).is_err());
+    }
+
+    #[test]
+    fn namesrv_limits_default_and_read_from_namesrv_conf() {
+        let c = NamesrvConfig::from_settings(namesrv_defaults()).unwrap();
+        assert_eq!(c.namesrv_limits, NamesrvLimits::default());
+        assert_eq!(c.namesrv_limits.max_brokers, 4096);
+        let mut s = namesrv_defaults();
+        s.apply(parse_properties("namesrvMaxBrokers=3\nnamesrvMaxTopicRoutes=10\nnamesrvMaxKvConfigs=5\nnamesrvMaxKvConfigBytes=100\n"));
+        let l = NamesrvConfig::from_settings(s).unwrap().namesrv_limits;
+        assert_eq!((l.max_brokers, l.max_topic_routes, l.max_kv_configs, l.max_kv_config_bytes), (3, 10, 5, 100));
+        let mut s = namesrv_defaults();
+        s.apply(parse_properties("namesrvMaxKvConfigs=0\n"));
+        assert!(NamesrvConfig::from_settings(s).unwrap_err().to_string().contains("namesrvMaxKvConfigs"));
     }
 
     #[test]

@@ -19,6 +19,35 @@ use crate::remoting::RemotingCommand;
 use kv_config::KvConfigManager;
 use route_info::RouteInfo;
 
+/// The name server's bounds on what clients can make it hold (ferromq's
+/// own: the Java name server has none). Read from `namesrv.conf`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamesrvLimits {
+    /// `namesrvMaxBrokers`: broker addresses heard from, broker entries
+    /// (name, id, address) and (cluster, broker name) memberships, each.
+    pub max_brokers: usize,
+    /// `namesrvMaxTopicRoutes`: (topic, broker name) queue entries.
+    pub max_topic_routes: usize,
+    /// `namesrvMaxKvConfigs`: key/values over all namespaces.
+    pub max_kv_configs: usize,
+    /// `namesrvMaxKvConfigBytes`: bytes of their namespaces, keys and values.
+    pub max_kv_config_bytes: usize,
+}
+
+impl Default for NamesrvLimits {
+    fn default() -> Self {
+        NamesrvLimits { max_brokers: 4096, max_topic_routes: 1_000_000, max_kv_configs: 10_000, max_kv_config_bytes: 8 << 20 }
+    }
+}
+
+/// A request refused because it would take the name server past a bound.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("name server limit {key} ({limit}) reached")]
+pub struct LimitReached {
+    pub key: &'static str,
+    pub limit: usize,
+}
+
 pub struct Namesrv {
     config: NamesrvConfig,
     routes: Mutex<RouteInfo>,
@@ -29,9 +58,10 @@ pub struct Namesrv {
 
 impl Namesrv {
     pub fn new(config: NamesrvConfig) -> Arc<Self> {
-        let kv = KvConfigManager::load(config.kv_config_path.clone());
+        let kv = KvConfigManager::load(config.kv_config_path.clone(), config.namesrv_limits);
         let acl = config.acl_enable.then(|| open_acl(&config));
-        Arc::new(Namesrv { config, routes: Mutex::new(RouteInfo::default()), kv, acl })
+        let routes = Mutex::new(RouteInfo::new(config.namesrv_limits));
+        Arc::new(Namesrv { config, routes, kv, acl })
     }
 
     /// The name server behind its hooks (request logging, and ACL when on).
@@ -67,6 +97,8 @@ impl Namesrv {
 }
 
 static REJECT_LOG: LogBudget = LogBudget::new(20);
+/// Refusals at a bound, apart from malformed requests so neither hides the other.
+static LIMIT_LOG: LogBudget = LogBudget::new(20);
 
 impl RequestProcessor for Namesrv {
     async fn process(&self, conn: &ConnectionHandle, req: RemotingCommand) -> Reply {
@@ -75,10 +107,18 @@ impl RequestProcessor for Namesrv {
         };
         handle(self, conn, &req)
             .unwrap_or_else(|e| {
-                if let processor::NamesrvError::Protocol(why) = &e {
-                    if let Some(suppressed) = REJECT_LOG.allow() {
-                        tracing::warn!(code = req.code, peer = %conn.remote_addr(), suppressed, "rejected request: {why}");
+                match &e {
+                    processor::NamesrvError::Protocol(why) => {
+                        if let Some(suppressed) = REJECT_LOG.allow() {
+                            tracing::warn!(code = req.code, peer = %conn.remote_addr(), suppressed, "rejected request: {why}");
+                        }
                     }
+                    processor::NamesrvError::Limit(why) => {
+                        if let Some(suppressed) = LIMIT_LOG.allow() {
+                            tracing::warn!(code = req.code, peer = %conn.remote_addr(), suppressed, "refused request: {why}");
+                        }
+                    }
+                    processor::NamesrvError::Response(..) => {}
                 }
                 e.into_response(&req)
             })

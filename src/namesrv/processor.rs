@@ -16,7 +16,7 @@ use crate::remoting::codes::{request as rc, response};
 use crate::remoting::{ConnectionHandle, RemotingCommand};
 
 use super::route_info::Registration;
-use super::Namesrv;
+use super::{LimitReached, Namesrv};
 
 const NAMESPACE_ORDER_TOPIC_CONFIG: &str = "ORDER_TOPIC_CONFIG";
 /// Clients from 4.9.4 on (version ordinal 401) get standard JSON routes.
@@ -26,6 +26,9 @@ const V4_9_4: i32 = 401;
 pub enum NamesrvError {
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
+    /// A bound of [`super::NamesrvLimits`]: `SYSTEM_ERROR`, the key in the remark.
+    #[error(transparent)]
+    Limit(#[from] LimitReached),
     #[error("{1}")]
     Response(i32, String),
 }
@@ -35,6 +38,7 @@ impl NamesrvError {
     pub fn into_response(self, req: &RemotingCommand) -> RemotingCommand {
         let (code, remark) = match self {
             NamesrvError::Protocol(e) => (response::SYSTEM_ERROR, e.to_string()),
+            NamesrvError::Limit(e) => (response::SYSTEM_ERROR, e.to_string()),
             NamesrvError::Response(code, remark) => (code, remark),
         };
         RemotingCommand::response_to(req, code, Some(remark))
@@ -75,7 +79,7 @@ fn ok(req: &RemotingCommand) -> RemotingCommand {
 
 fn put_kv_config(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
     let h = PutKvConfigRequestHeader::decode(req)?;
-    n.kv.put(&h.namespace, &h.key, &h.value);
+    n.kv.put(&h.namespace, &h.key, &h.value)?;
     Ok(ok(req))
 }
 
@@ -130,7 +134,7 @@ fn register_broker(n: &Namesrv, conn: &ConnectionHandle, req: &RemotingCommand) 
         ha_server_addr: &h.ha_server_addr,
         topics: wrapper.as_ref(),
         conn_id: Some(conn.id()),
-    });
+    })?;
     let answer = RegisterBrokerResponseHeader { ha_server_addr: result.ha_server_addr, master_addr: result.master_addr };
     let mut resp = answer.encode(ok(req));
     if let Some(table) = n.kv.list(NAMESPACE_ORDER_TOPIC_CONFIG) {
@@ -139,9 +143,11 @@ fn register_broker(n: &Namesrv, conn: &ConnectionHandle, req: &RemotingCommand) 
     Ok(resp)
 }
 
+/// `clusterName` is not used: a broker name left with no address leaves
+/// every cluster it was registered under.
 fn unregister_broker(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
     let h = UnregisterBrokerRequestHeader::decode(req)?;
-    n.routes.lock().unwrap().unregister_broker(&h.cluster_name, &h.broker_addr, &h.broker_name, h.broker_id);
+    n.routes.lock().unwrap().unregister_broker(&h.broker_addr, &h.broker_name, h.broker_id);
     Ok(ok(req))
 }
 

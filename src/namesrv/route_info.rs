@@ -8,6 +8,8 @@ use crate::protocol::body::TopicConfigSerializeWrapper;
 use crate::protocol::route::{BrokerData, ClusterInfo, QueueData, TopicRouteData};
 use crate::protocol::topic::DataVersion;
 
+use super::{LimitReached, NamesrvLimits};
+
 struct BrokerLiveInfo {
     last_update: Instant,
     data_version: DataVersion,
@@ -17,13 +19,19 @@ struct BrokerLiveInfo {
     conn_id: Option<u64>,
 }
 
-#[derive(Default)]
 pub struct RouteInfo {
+    limits: NamesrvLimits,
     /// topic → broker name → queue data
     topic_queue_table: HashMap<String, BTreeMap<String, QueueData>>,
     broker_addr_table: BTreeMap<String, BrokerData>,
     cluster_addr_table: BTreeMap<String, BTreeSet<String>>,
     broker_live_table: HashMap<String, BrokerLiveInfo>,
+}
+
+impl Default for RouteInfo {
+    fn default() -> Self {
+        RouteInfo::new(NamesrvLimits::default())
+    }
 }
 
 pub struct Registration<'a> {
@@ -42,7 +50,31 @@ pub struct RegisterResult {
 }
 
 impl RouteInfo {
-    pub fn register_broker(&mut self, r: Registration<'_>) -> RegisterResult {
+    pub fn new(limits: NamesrvLimits) -> Self {
+        RouteInfo {
+            limits,
+            topic_queue_table: HashMap::new(),
+            broker_addr_table: BTreeMap::new(),
+            cluster_addr_table: BTreeMap::new(),
+            broker_live_table: HashMap::new(),
+        }
+    }
+
+    /// Registers (or re-registers) a broker. One that would take the tables
+    /// past a bound is refused before anything changes: a known broker keeps
+    /// its previous routes (and stays alive, as it was heard from).
+    pub fn register_broker(&mut self, r: Registration<'_>) -> Result<RegisterResult, LimitReached> {
+        let first_registration =
+            !self.broker_addr_table.get(r.broker_name).is_some_and(|bd| bd.broker_addrs.contains_key(&r.broker_id));
+        let new_topics = r.topics.filter(|wrapper| {
+            r.broker_id == 0
+                && (first_registration
+                    || self.broker_live_table.get(r.broker_addr).is_none_or(|l| l.data_version != wrapper.data_version))
+        });
+        if let Err(e) = self.check_bounds(&r, new_topics) {
+            self.touch(r.broker_addr);
+            return Err(e);
+        }
         self.cluster_addr_table.entry(r.cluster_name.to_string()).or_default().insert(r.broker_name.to_string());
         let bd = self.broker_addr_table.entry(r.broker_name.to_string()).or_insert_with(|| BrokerData {
             broker_addrs: BTreeMap::new(),
@@ -51,18 +83,9 @@ impl RouteInfo {
         });
         // One address holds one role: drop it under any other id (role switch).
         bd.broker_addrs.retain(|id, addr| !(addr == r.broker_addr && *id != r.broker_id));
-        let first_registration = bd.broker_addrs.insert(r.broker_id, r.broker_addr.to_string()).is_none();
-
-        if let Some(wrapper) = r.topics {
-            if r.broker_id == 0 {
-                let changed = self
-                    .broker_live_table
-                    .get(r.broker_addr)
-                    .is_none_or(|l| l.data_version != wrapper.data_version);
-                if changed || first_registration {
-                    self.replace_topics_of(r.broker_name, wrapper);
-                }
-            }
+        bd.broker_addrs.insert(r.broker_id, r.broker_addr.to_string());
+        if let Some(wrapper) = new_topics {
+            self.replace_topics_of(r.broker_name, wrapper);
         }
         let data_version = r.topics.map(|w| w.data_version).unwrap_or(DataVersion::new(0));
         self.broker_live_table.insert(
@@ -81,7 +104,40 @@ impl RouteInfo {
                 result.master_addr = Some(master.to_string());
             }
         }
-        result
+        Ok(result)
+    }
+
+    /// `namesrvMaxBrokers` bounds live addresses, (name, id, address) entries
+    /// and (cluster, name) memberships alike; only what `r` would add counts,
+    /// so a known broker always re-registers. `namesrvMaxTopicRoutes` is
+    /// checked with the broker's old topics replaced by `new_topics`.
+    fn check_bounds(&self, r: &Registration<'_>, new_topics: Option<&TopicConfigSerializeWrapper>) -> Result<(), LimitReached> {
+        let max = self.limits.max_brokers;
+        let adds_address = !self.broker_live_table.contains_key(r.broker_addr);
+        // A known id is replaced, and a known address under another id moves.
+        let adds_entry = !self.broker_addr_table.get(r.broker_name).is_some_and(|bd| {
+            bd.broker_addrs.contains_key(&r.broker_id) || bd.broker_addrs.values().any(|a| a == r.broker_addr)
+        });
+        let adds_membership = !self.cluster_addr_table.get(r.cluster_name).is_some_and(|names| names.contains(r.broker_name));
+        let entries: usize = self.broker_addr_table.values().map(|bd| bd.broker_addrs.len()).sum();
+        let memberships: usize = self.cluster_addr_table.values().map(BTreeSet::len).sum();
+        if (adds_address && self.broker_live_table.len() >= max)
+            || (adds_entry && entries >= max)
+            || (adds_membership && memberships >= max)
+        {
+            return Err(LimitReached { key: "namesrvMaxBrokers", limit: max });
+        }
+        if let Some(wrapper) = new_topics {
+            let (mut total, mut own) = (0, 0);
+            for by_broker in self.topic_queue_table.values() {
+                total += by_broker.len();
+                own += usize::from(by_broker.contains_key(r.broker_name));
+            }
+            if total - own + wrapper.topic_config_table.len() > self.limits.max_topic_routes {
+                return Err(LimitReached { key: "namesrvMaxTopicRoutes", limit: self.limits.max_topic_routes });
+            }
+        }
+        Ok(())
     }
 
     fn replace_topics_of(&mut self, broker_name: &str, wrapper: &TopicConfigSerializeWrapper) {
@@ -121,21 +177,24 @@ impl RouteInfo {
         }
     }
 
-    pub fn unregister_broker(&mut self, cluster: &str, broker_addr: &str, broker_name: &str, broker_id: i64) {
-        self.broker_live_table.remove(broker_addr);
+    /// Removes the (name, id, address) entry. The address stays alive while
+    /// another broker name still holds it, so that entry still expires.
+    pub fn unregister_broker(&mut self, broker_addr: &str, broker_name: &str, broker_id: i64) {
         let mut broker_gone = false;
         if let Some(bd) = self.broker_addr_table.get_mut(broker_name) {
             bd.broker_addrs.retain(|id, addr| !(*id == broker_id && addr == broker_addr));
             broker_gone = bd.broker_addrs.is_empty();
         }
+        if !self.broker_addr_table.values().any(|bd| bd.broker_addrs.values().any(|a| a == broker_addr)) {
+            self.broker_live_table.remove(broker_addr);
+        }
         if broker_gone {
             self.broker_addr_table.remove(broker_name);
-            if let Some(names) = self.cluster_addr_table.get_mut(cluster) {
+            // Every cluster it was registered under (as Java's onChannelDestroy).
+            for names in self.cluster_addr_table.values_mut() {
                 names.remove(broker_name);
-                if names.is_empty() {
-                    self.cluster_addr_table.remove(cluster);
-                }
             }
+            self.cluster_addr_table.retain(|_, names| !names.is_empty());
             for by_broker in self.topic_queue_table.values_mut() {
                 by_broker.remove(broker_name);
             }
@@ -144,7 +203,8 @@ impl RouteInfo {
     }
 
     /// Removes brokers not heard from within `expiry`, or whose connection
-    /// `conn_id` closed. Returns the removed addresses.
+    /// `conn_id` closed, under every broker name that holds their address
+    /// (as Java's onChannelDestroy). Returns the removed addresses.
     pub fn remove_brokers(&mut self, expiry: Option<Duration>, conn_id: Option<u64>) -> Vec<String> {
         let now = Instant::now();
         let dead: Vec<String> = self
@@ -157,17 +217,14 @@ impl RouteInfo {
             .map(|(a, _)| a.clone())
             .collect();
         for addr in &dead {
-            let found = self.broker_addr_table.values().find_map(|bd| {
-                bd.broker_addrs
-                    .iter()
-                    .find(|(_, a)| *a == addr)
-                    .map(|(id, _)| (bd.cluster.clone(), bd.broker_name.clone(), *id))
-            });
-            match found {
-                Some((cluster, name, id)) => self.unregister_broker(&cluster, addr, &name, id),
-                None => {
-                    self.broker_live_table.remove(addr);
-                }
+            let holders: Vec<(String, i64)> = self
+                .broker_addr_table
+                .values()
+                .flat_map(|bd| bd.broker_addrs.iter().filter(|(_, a)| *a == addr).map(|(id, _)| (bd.broker_name.clone(), *id)))
+                .collect();
+            self.broker_live_table.remove(addr);
+            for (name, id) in holders {
+                self.unregister_broker(addr, &name, id);
             }
         }
         dead
@@ -257,10 +314,14 @@ mod tests {
     }
 
     fn reg<'a>(w: &'a TopicConfigSerializeWrapper, conn: u64) -> Registration<'a> {
+        reg_as("DefaultCluster", "broker-a", "127.0.0.1:10911", w, conn)
+    }
+
+    fn reg_as<'a>(cluster: &'a str, name: &'a str, addr: &'a str, w: &'a TopicConfigSerializeWrapper, conn: u64) -> Registration<'a> {
         Registration {
-            cluster_name: "DefaultCluster",
-            broker_addr: "127.0.0.1:10911",
-            broker_name: "broker-a",
+            cluster_name: cluster,
+            broker_addr: addr,
+            broker_name: name,
             broker_id: 0,
             ha_server_addr: "127.0.0.1:10912",
             topics: Some(w),
@@ -268,18 +329,99 @@ mod tests {
         }
     }
 
+    fn limited(max_brokers: usize, max_topic_routes: usize) -> RouteInfo {
+        RouteInfo::new(NamesrvLimits { max_brokers, max_topic_routes, ..NamesrvLimits::default() })
+    }
+
+    /// Bound to `max_brokers`, with (cluster, name, address, connection)s registered, serving T1.
+    fn with_brokers(max_brokers: usize, brokers: &[(&str, &str, &str, u64)]) -> RouteInfo {
+        let mut r = limited(max_brokers, 100);
+        for &(cluster, name, addr, conn) in brokers {
+            r.register_broker(reg_as(cluster, name, addr, &wrapper(&["T1"], 1), conn)).unwrap();
+        }
+        r
+    }
+
+    #[test]
+    fn brokers_past_the_bound_are_refused_and_known_ones_re_register() {
+        let mut r = with_brokers(2, &[("C", "a", "10.0.0.1:1", 1), ("C", "b", "10.0.0.2:1", 2)]);
+        let w = wrapper(&["T1"], 1);
+        let refused = LimitReached { key: "namesrvMaxBrokers", limit: 2 };
+        // A new address, a new name at a known address, a known name in a new cluster.
+        assert_eq!(r.register_broker(reg_as("C", "c", "10.0.0.3:1", &w, 3)).err(), Some(refused.clone()));
+        assert_eq!(r.register_broker(reg_as("C", "c", "10.0.0.1:1", &w, 1)).err(), Some(refused.clone()));
+        assert_eq!(r.register_broker(reg_as("C2", "a", "10.0.0.1:1", &w, 1)).err(), Some(refused.clone()));
+        assert_eq!(refused.to_string(), "name server limit namesrvMaxBrokers (2) reached");
+        let info = r.cluster_info();
+        assert_eq!(info.broker_addr_table.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(info.cluster_addr_table.keys().collect::<Vec<_>>(), ["C"]);
+        // Heartbeats of known brokers, same or new data version, and a role switch.
+        r.register_broker(reg_as("C", "a", "10.0.0.1:1", &w, 1)).unwrap();
+        let w2 = wrapper(&["T1", "T2"], 2);
+        r.register_broker(reg_as("C", "b", "10.0.0.2:1", &w2, 2)).unwrap();
+        r.register_broker(Registration { broker_id: 1, ..reg_as("C", "b", "10.0.0.2:1", &w2, 2) }).unwrap();
+        assert_eq!(r.topic_route("T1").unwrap().queue_datas.len(), 2);
+        // A broker gone makes room.
+        r.remove_brokers(None, Some(1));
+        r.register_broker(reg_as("C", "c", "10.0.0.3:1", &w, 3)).unwrap();
+    }
+
+    #[test]
+    fn a_closed_connection_removes_its_address_under_every_name_and_cluster() {
+        let addr = "10.0.0.1:1";
+        let mut r = with_brokers(3, &[("C1", "a", addr, 1), ("C2", "a", addr, 1), ("C1", "b", addr, 1)]);
+        let w = wrapper(&["T1"], 1);
+        assert!(r.register_broker(reg_as("C1", "c", "10.0.0.1:1", &w, 1)).is_err());
+        // UNREGISTER of one entry leaves the address alive under the other name.
+        r.unregister_broker("10.0.0.1:1", "b", 0);
+        assert!(r.data_version("10.0.0.1:1").is_some());
+        r.register_broker(reg_as("C1", "b", "10.0.0.1:1", &w, 1)).unwrap();
+        assert_eq!(r.remove_brokers(None, Some(1)), ["10.0.0.1:1"]);
+        let info = r.cluster_info();
+        assert!(info.broker_addr_table.is_empty() && info.cluster_addr_table.is_empty(), "left: {:?}", info.cluster_addr_table);
+        assert!(r.all_topics().is_empty());
+        for (cluster, name) in [("C1", "x"), ("C2", "y"), ("C3", "z")] {
+            r.register_broker(reg_as(cluster, name, "10.0.0.2:1", &w, 2)).unwrap();
+        }
+    }
+
+    #[test]
+    fn topic_routes_count_a_brokers_topics_as_replaced() {
+        let mut r = limited(10, 3);
+        r.register_broker(reg_as("C", "a", "10.0.0.1:1", &wrapper(&["T1", "T2"], 1), 1)).unwrap();
+        // b's two would make four: refused whole, nothing of b is left.
+        let e = r.register_broker(reg_as("C", "b", "10.0.0.2:1", &wrapper(&["T1", "T2"], 1), 2)).err().unwrap();
+        assert_eq!(e, LimitReached { key: "namesrvMaxTopicRoutes", limit: 3 });
+        assert!(!r.cluster_info().broker_addr_table.contains_key("b"));
+        assert_eq!(r.topic_route("T1").unwrap().queue_datas.len(), 1);
+        r.register_broker(reg_as("C", "b", "10.0.0.2:1", &wrapper(&["T3"], 1), 2)).unwrap();
+        // a swaps its two topics for two others: still three.
+        r.register_broker(reg_as("C", "a", "10.0.0.1:1", &wrapper(&["T4", "T5"], 2), 1)).unwrap();
+        assert!(r.topic_route("T1").is_none());
+        // Three for a would make four: a keeps its routes and its data version.
+        let three = wrapper(&["T4", "T5", "T6"], 3);
+        assert!(r.register_broker(reg_as("C", "a", "10.0.0.1:1", &three, 1)).is_err());
+        assert!(r.topic_route("T4").is_some() && r.topic_route("T6").is_none());
+        assert!(r.is_changed("10.0.0.1:1", &three.data_version));
+        assert_eq!(r.all_topics(), ["T3", "T4", "T5"]);
+        // Once b's topic is deleted there is room.
+        r.delete_topic("T3");
+        r.register_broker(reg_as("C", "a", "10.0.0.1:1", &three, 1)).unwrap();
+        assert!(r.topic_route("T6").is_some());
+    }
+
     #[test]
     fn register_route_and_expire() {
         let mut r = RouteInfo::default();
         let w = wrapper(&["T1", "TBW102"], 1);
-        r.register_broker(reg(&w, 7));
+        r.register_broker(reg(&w, 7)).unwrap();
         let route = r.topic_route("T1").unwrap();
         assert_eq!(route.queue_datas[0].write_queue_nums, 4);
         assert_eq!(route.broker_datas[0].master_addr(), Some("127.0.0.1:10911"));
         assert!(r.topic_route("nope").is_none());
         // A new data version that drops T1 removes its route.
         let w2 = wrapper(&["TBW102"], 2);
-        r.register_broker(reg(&w2, 7));
+        r.register_broker(reg(&w2, 7)).unwrap();
         assert!(r.topic_route("T1").is_none());
         assert_eq!(r.cluster_info().cluster_addr_table["DefaultCluster"], vec!["broker-a"]);
         assert_eq!(r.remove_brokers(Some(Duration::from_secs(120)), None).len(), 0);
@@ -292,7 +434,7 @@ mod tests {
     fn silent_broker_expires() {
         let mut r = RouteInfo::default();
         let w = wrapper(&["T1"], 1);
-        r.register_broker(reg(&w, 1));
+        r.register_broker(reg(&w, 1)).unwrap();
         assert_eq!(r.remove_brokers(Some(Duration::ZERO), None).len(), 1);
         assert!(r.topic_route("T1").is_none());
     }
@@ -301,7 +443,7 @@ mod tests {
     fn wipe_then_add_write_perm() {
         let mut r = RouteInfo::default();
         let w = wrapper(&["T1", "T2"], 1);
-        r.register_broker(reg(&w, 1));
+        r.register_broker(reg(&w, 1)).unwrap();
         assert_eq!(r.wipe_write_perm("broker-a"), 2);
         assert_eq!(r.topic_route("T1").unwrap().queue_datas[0].perm, 4);
         assert_eq!(r.add_write_perm("broker-b"), 0);

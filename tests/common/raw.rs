@@ -6,6 +6,13 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use bytes::Bytes;
+use ferromq::protocol::body::{RegisterBrokerBody, TopicConfigSerializeWrapper};
+use ferromq::protocol::header::{CommandHeader, RegisterBrokerRequestHeader};
+use ferromq::protocol::fastjson;
+use ferromq::protocol::message::body_crc;
+use ferromq::protocol::route::TopicRouteData;
+use ferromq::protocol::topic::{DataVersion, TopicConfig};
+use ferromq::remoting::codes::{request as rc, response};
 use ferromq::remoting::RemotingCommand;
 
 pub const SEND_V2: i32 = 310;
@@ -146,3 +153,32 @@ pub fn max_offset(topic: &str, queue_id: i32) -> RemotingCommand {
     RemotingCommand::request(GET_MAX_OFFSET, 0).with_ext("topic", topic).with_ext("queueId", queue_id)
 }
 
+
+/// REGISTER_BROKER from a master (`brokerId` 0) serving `topics` (4 queues
+/// each) at data version `counter`: a JSON body with its crc.
+pub fn register_broker(cluster: &str, broker_name: &str, addr: &str, counter: i64, topics: &[&str]) -> RemotingCommand {
+    let body = RegisterBrokerBody {
+        filter_server_list: vec![],
+        topic_config_serialize_wrapper: TopicConfigSerializeWrapper {
+            data_version: DataVersion::new(counter),
+            topic_config_table: topics.iter().map(|t| (t.to_string(), TopicConfig::new(t, 4, 4, 6))).collect(),
+        },
+    };
+    let body = serde_json::to_vec(&body).unwrap();
+    let header = RegisterBrokerRequestHeader {
+        body_crc32: body_crc(&body),
+        compressed: false,
+        cluster_name: cluster.into(),
+        broker_addr: addr.into(),
+        broker_name: broker_name.into(),
+        broker_id: 0,
+        ha_server_addr: addr.into(),
+    };
+    header.encode(RemotingCommand::request(rc::REGISTER_BROKER, 0)).with_body(body)
+}
+
+/// The name server's route for `topic` (None: not SUCCESS).
+pub fn topic_route(namesrv: &str, topic: &str) -> Option<TopicRouteData> {
+    let r = roundtrip(namesrv, &RemotingCommand::request(rc::GET_ROUTEINFO_BY_TOPIC, 0).with_ext("topic", topic));
+    (r.code == response::SUCCESS).then(|| fastjson::parse(r.body.as_deref().unwrap()).unwrap())
+}
