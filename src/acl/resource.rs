@@ -59,7 +59,9 @@ impl<'a> AccessRequest<'a> {
             }
         };
         match req.code {
-            rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 => {
+            // Java's validator leaves SEND_BATCH_MESSAGE out, so any signed
+            // account may batch-send to any topic; ferromq checks it as a send.
+            rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 | rc::SEND_BATCH_MESSAGE => {
                 let (tk, gk) = if req.code == rc::SEND_MESSAGE { ("topic", "group") } else { ("b", "a") };
                 match req.ext(tk) {
                     Some(t) if t.starts_with(RETRY_PREFIX) => add(retry(req.ext(gk)), SUB),
@@ -147,6 +149,8 @@ mod tests {
     fn sends_need_pub_on_the_topic_and_retries_sub_on_the_group() {
         let send = RemotingCommand::request(rc::SEND_MESSAGE_V2, 1).with_ext("a", "pg").with_ext("b", "T1");
         assert_eq!(names(&AccessRequest::parse(&send, &addr()).unwrap()), vec![("T1", PUB)]);
+        let batch = RemotingCommand::request(rc::SEND_BATCH_MESSAGE, 1).with_ext("a", "pg").with_ext("b", "T1");
+        assert_eq!(names(&AccessRequest::parse(&batch, &addr()).unwrap()), vec![("T1", PUB)]);
         let retry =
             RemotingCommand::request(rc::SEND_MESSAGE, 1).with_ext("group", "cg").with_ext("topic", "%RETRY%cg");
         assert_eq!(names(&AccessRequest::parse(&retry, &addr()).unwrap()), vec![("%RETRY%cg", SUB)]);

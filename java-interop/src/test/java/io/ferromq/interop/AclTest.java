@@ -88,8 +88,16 @@ class AclTest {
 
     /** The response code and remark a refused send ends with (the client wraps the broker's answer). */
     static String refusal(DefaultMQProducer p, String topic) {
+        return refusal(topic, () -> p.send(new Message(topic, "T", "refused?".getBytes(UTF_8))));
+    }
+
+    interface Send {
+        SendResult send() throws Exception;
+    }
+
+    static String refusal(String topic, Send send) {
         try {
-            SendResult r = p.send(new Message(topic, "T", "refused?".getBytes(UTF_8)));
+            SendResult r = send.send();
             fail("send to " + topic + " should be refused, got " + r);
             return null;
         } catch (MQClientException e) {
@@ -176,6 +184,31 @@ class AclTest {
                         e.getErrorMessage());
                 }
                 adminExt(mq, hook(ADMIN, ADMIN_SECRET)).createAndUpdateTopicConfig(mq.brokerAddr(), tc);
+            } catch (Throwable t) {
+                throw new AssertionError(t.getMessage() + "\n" + mq.logTail(40), t);
+            }
+        }
+    }
+
+    /**
+     * Apache's validator has no case for SEND_BATCH_MESSAGE, so an account without PUB on a topic
+     * still batch-sends to it there; ferromq checks a batch as it checks a single send.
+     */
+    @Test
+    void batchSendsNeedPubOnTheTopic() throws Exception {
+        try (FerroMQ mq = FerroMQ.create(testId)) {
+            String topic = mq.uniqueName("AclT");
+            start(mq, accounts(topic, "SUB", null));
+            try {
+                DefaultMQProducer p = producer(mq, hook(USER, USER_SECRET));
+                List<Message> batch = List.of(new Message(topic, "T", "b0".getBytes(UTF_8)),
+                    new Message(topic, "T", "b1".getBytes(UTF_8)));
+                if (mq.target() == FerroMQ.Target.APACHE) {
+                    assertEquals(SendStatus.SEND_OK, p.send(batch).getSendStatus(), "Apache stores the batch");
+                } else {
+                    assertRefused(refusal(topic, () -> p.send(batch)),
+                        "No default permission for topic:" + topic, "checkPerm", 610);
+                }
             } catch (Throwable t) {
                 throw new AssertionError(t.getMessage() + "\n" + mq.logTail(40), t);
             }
