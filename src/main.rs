@@ -231,7 +231,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 cfg.store_root.join("namesrv").join("kvConfig.json").display().to_string(),
             )]);
             // The name server's ACL keys (see namesrv::acl) and bounds, from the same file.
-            for key in ["namesrvAclEnable", "aclConfigFile", "rocketmqHome"].into_iter().chain(config::NAMESRV_LIMIT_KEYS) {
+            let shared = ["namesrvAclEnable", "aclConfigFile", "rocketmqHome"].into_iter();
+            for key in shared.chain(config::NAMESRV_LIMIT_KEYS).chain(config::SERVER_LIMIT_KEYS) {
                 if let Some(v) = cfg.settings.get(key) {
                     ns.apply([(key.to_string(), v.to_string())]);
                 }

@@ -294,5 +294,21 @@ fn connections_beyond_the_cap_are_closed_and_slots_come_back() {
             Err(_) => assert!(Instant::now() < deadline, "the freed slot never came back"),
         }
     }
+
+    // The standalone name server takes the cap from the same file; the
+    // broker's own registration connection may hold one of its slots.
+    let namesrv = format!("127.0.0.1:{}", server.namesrv_port);
+    let route = || RemotingCommand::request(105, 1).with_ext("topic", "TBW102");
+    let mut served = Vec::new();
+    while served.len() < 5 {
+        let mut c = Raw::connect(&namesrv);
+        let opaque = c.write(route());
+        match c.read() {
+            Ok(r) => assert_eq!(r.opaque, opaque),
+            Err(_) => break,
+        }
+        served.push(c);
+    }
+    assert!((3..=4).contains(&served.len()), "the name server served {} connections at once, cap 4", served.len());
     server.stop();
 }

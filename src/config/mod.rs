@@ -208,14 +208,26 @@ fn positive(s: &Settings, key: &str) -> Result<usize, ConfigError> {
     }
 }
 
+/// The remoting server's bounds, read alike by broker and name server (in
+/// standalone mode the name server takes them from the broker's file).
+pub const SERVER_LIMIT_KEYS: [&str; 6] = [
+    "frameMaxLength",
+    "writeBufferHighWaterMark",
+    "writeBufferLowWaterMark",
+    "serverMaxConnections",
+    "serverMaxBufferedBytes",
+    "serverMaxInFlightPerConnection",
+];
+
 fn server_limits(s: &Settings) -> Result<Limits, ConfigError> {
+    let [frame, high, low, connections, buffered, in_flight] = SERVER_LIMIT_KEYS;
     Ok(Limits {
-        max_frame: positive(s, "frameMaxLength")?,
-        write_high_water: positive(s, "writeBufferHighWaterMark")?,
-        write_low_water: positive(s, "writeBufferLowWaterMark")?,
-        max_connections: positive(s, "serverMaxConnections")?,
-        max_buffered_bytes: positive(s, "serverMaxBufferedBytes")?,
-        max_in_flight: positive(s, "serverMaxInFlightPerConnection")?,
+        max_frame: positive(s, frame)?,
+        write_high_water: positive(s, high)?,
+        write_low_water: positive(s, low)?,
+        max_connections: positive(s, connections)?,
+        max_buffered_bytes: positive(s, buffered)?,
+        max_in_flight: positive(s, in_flight)?,
     })
 }
 
