@@ -15,6 +15,7 @@ import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendResult;
 import org.apache.rocketmq.client.producer.SendStatus;
 import org.apache.rocketmq.common.message.Message;
+import org.apache.rocketmq.client.impl.MQClientAPIImpl;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -45,6 +46,35 @@ class LimitsTest {
         producer.createTopic("TBW102", topic, 8);
         SendResult r = producer.send(new Message(topic, "TagA", "k", "eight".getBytes(UTF_8)));
         assertEquals(SendStatus.SEND_OK, r.getSendStatus(), "send to the 8-queue topic: " + r);
+    }
+
+    /**
+     * The name server's key/values are bounded (namesrvMaxKvConfigs; standalone mode reads it
+     * from broker.conf): past it mqadmin updateKvConfig is refused with SYSTEM_ERROR and a remark
+     * naming the key, while overwrites and deletes still work and free room; a client reads back
+     * what was kept. Apache's name server keeps every key it is sent.
+     */
+    @Test
+    @BrokerConfig("namesrvMaxKvConfigs=3")
+    void nameServerKeyValuesAreBounded(FerroMQ mq) throws Exception {
+        Assumptions.assumeTrue(mq.target() == FerroMQ.Target.FERROMQ,
+            "ferromq-specific: Apache's name server has no bound on key/values");
+        // Started before the mqadmin runs: client 4.3.0 closes its own fresh name server channel
+        // when a call races the route update it schedules 10 ms after start (createChannel).
+        MQClientAPIImpl api = MqAdminTest.client(mq.startProducer()).getMQClientAPIImpl();
+        MqAdmin admin = new MqAdmin(mq);
+        String ns = mq.uniqueName("LimitsNs");
+        for (int i = 0; i < 3; i++) {
+            admin.ok("updateKvConfig", "-s", ns, "-k", "k" + i, "-v", "v" + i);
+        }
+        MqAdmin.Result refused = admin.fails(1, "updateKvConfig", "-s", ns, "-k", "k3", "-v", "v3");
+        assertTrue(refused.errorRemark().contains("namesrvMaxKvConfigs (3)"), "the remark names the bound: " + refused);
+        admin.ok("updateKvConfig", "-s", ns, "-k", "k0", "-v", "overwritten");
+        admin.ok("deleteKvConfig", "-s", ns, "-k", "k1");
+        admin.ok("updateKvConfig", "-s", ns, "-k", "k3", "-v", "v3");
+        assertEquals("overwritten", api.getKVConfigValue(ns, "k0", 3000));
+        assertEquals("v2", api.getKVConfigValue(ns, "k2", 3000));
+        assertEquals("v3", api.getKVConfigValue(ns, "k3", 3000));
     }
 
     private static String causes(Throwable t) {
