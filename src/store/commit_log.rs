@@ -8,7 +8,8 @@ use std::sync::{Arc, RwLock};
 use crate::protocol::message::{BLANK_MAGIC_CODE, MESSAGE_MAGIC_CODE};
 
 use super::allocate::Allocator;
-use super::mapped_file::{self, MappedFile, MappedFileQueue};
+use super::mapped_file::MappedFile;
+use super::mapped_file_queue::{self, MappedFileQueue};
 use super::warm::Warmer;
 use super::StoreError;
 
@@ -262,7 +263,7 @@ impl CommitLog {
     /// file system. Returns how many went.
     pub fn delete_front(&self, gone: &[Arc<MappedFile>]) -> usize {
         let removed = self.files.write().unwrap().remove_front(gone);
-        mapped_file::unlink(removed)
+        mapped_file_queue::unlink(removed)
     }
 
     pub fn flush(&self) -> Result<(), StoreError> {

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use super::mapped_file::{self, MappedFile, MappedFileQueue, Prealloc, CHUNK};
+use super::mapped_file::{MappedFile, Prealloc, CHUNK};
+use super::mapped_file_queue::{self, MappedFileQueue};
 use super::StoreError;
 
 pub const CQ_STORE_UNIT_SIZE: usize = 20;
@@ -151,7 +152,7 @@ impl ConsumeQueue {
         let gone = self.take_expired(min_phy);
         // Unlinked after the lock, as the commit log's: the put path appends
         // under it and must not wait on the file system.
-        mapped_file::unlink(gone);
+        mapped_file_queue::unlink(gone);
     }
 
     /// `delete_expired` under the lock: the expired segments leave the list

@@ -15,6 +15,7 @@ mod get;
 pub mod ha;
 pub mod index;
 pub mod mapped_file;
+pub mod mapped_file_queue;
 pub mod os;
 mod put;
 pub mod queue_set;
