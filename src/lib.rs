@@ -6,6 +6,7 @@ pub mod protocol;
 pub mod store;
 pub mod acl;
 pub mod config;
+pub mod metrics;
 pub mod namesrv;
 pub mod broker;
 pub mod client;

@@ -5,10 +5,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
 use ferromq::broker::Broker;
 use ferromq::config::{self, BrokerConfig, NamesrvConfig, Settings};
+use ferromq::namesrv::metrics::NamesrvCollector;
 use ferromq::namesrv::Namesrv;
 use ferromq::remoting::limits::Budget;
 use ferromq::remoting::server::serve_tls;
@@ -122,11 +124,24 @@ async fn start_namesrv(cfg: NamesrvConfig, tls: Option<Arc<ServerTls>>) -> Resul
     let namesrv = Namesrv::new(cfg);
     namesrv.spawn_broker_scan();
     tokio::spawn(serve_tls(listener, namesrv.processor(), budget, tls));
+    let cfg = namesrv.config();
+    if cfg.metrics_port != 0 {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(NamesrvCollector::new(&namesrv)));
+        let at = ferromq::metrics::serve(&format!("{}:{}", cfg.metrics_listen_address, cfg.metrics_port), registry)?;
+        println!("Prometheus metrics on http://{at}/metrics");
+    }
     println!("The Name Server boot success. serializeType=JSON");
     Ok(namesrv)
 }
 
-async fn start_broker(cfg: BrokerConfig, tls: Option<Arc<ServerTls>>) -> Result<Arc<Broker>, Box<dyn std::error::Error>> {
+/// `namesrv`: the name server of the same process (standalone), whose
+/// metrics the broker's endpoint then carries too.
+async fn start_broker(
+    cfg: BrokerConfig,
+    tls: Option<Arc<ServerTls>>,
+    namesrv: Option<&Arc<Namesrv>>,
+) -> Result<Arc<Broker>, Box<dyn std::error::Error>> {
     let main = bind(cfg.listen_port).await?;
     let fast = bind(cfg.fast_listen_port()).await?;
     // One budget for both ports: the connection cap counts them together.
@@ -137,7 +152,11 @@ async fn start_broker(cfg: BrokerConfig, tls: Option<Arc<ServerTls>>) -> Result<
     tokio::spawn(serve_tls(fast, processor, budget.clone(), tls));
     if broker.cfg().metrics_port != 0 {
         let addr = format!("{}:{}", broker.cfg().metrics_listen_address, broker.cfg().metrics_port);
-        let at = ferromq::broker::metrics::serve(&addr, ferromq::broker::metrics::registry(&broker, Some(budget)))?;
+        let mut registry = ferromq::broker::metrics::registry(&broker, Some(budget));
+        if let Some(namesrv) = namesrv {
+            registry.register_collector(Box::new(NamesrvCollector::new(namesrv)));
+        }
+        let at = ferromq::metrics::serve(&addr, registry)?;
         println!("Prometheus metrics on http://{at}/metrics");
     }
     if !broker.register_all().await && !broker.cfg().namesrv_addrs.is_empty() {
@@ -207,7 +226,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             if cfg.namesrv_addrs.is_empty() {
                 tracing::warn!("no name server address: set -n, NAMESRV_ADDR or namesrvAddr");
             }
-            let broker = start_broker(cfg, server_tls).await?;
+            let broker = start_broker(cfg, server_tls, None).await?;
             wait_for_signal().await;
             broker.shutdown().await;
         }
@@ -237,8 +256,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     ns.apply([(key.to_string(), v.to_string())]);
                 }
             }
-            start_namesrv(NamesrvConfig::from_settings(ns)?, server_tls.clone()).await?;
-            let broker = start_broker(cfg, server_tls).await?;
+            let namesrv = start_namesrv(NamesrvConfig::from_settings(ns)?, server_tls.clone()).await?;
+            let broker = start_broker(cfg, server_tls, Some(&namesrv)).await?;
             wait_for_signal().await;
             broker.shutdown().await;
         }

@@ -2,7 +2,8 @@
 //! `namesrvMaxKvConfigs`; the Java name server has none) against a real
 //! `ferromq namesrv` with small limits in its namesrv.conf: one past a bound
 //! gets `SYSTEM_ERROR` naming the key, what was accepted keeps routing and
-//! reading, known brokers re-register, and the name server keeps serving.
+//! reading, known brokers re-register, the name server keeps serving, and
+//! its metricsPort shows each bound beside what is used of it.
 
 mod common;
 
@@ -57,7 +58,11 @@ fn get_kv(key: &str) -> RemotingCommand {
 #[test]
 fn past_its_bounds_the_name_server_refuses_and_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
-    let ns = start_namesrv(dir.path(), "namesrvMaxBrokers=3\nnamesrvMaxTopicRoutes=8\nnamesrvMaxKvConfigs=5");
+    let metrics_port = free_port();
+    let ns = start_namesrv(
+        dir.path(),
+        &format!("namesrvMaxBrokers=3\nnamesrvMaxTopicRoutes=8\nnamesrvMaxKvConfigs=5\nmetricsPort={metrics_port}\nmetricsListenAddress=127.0.0.1"),
+    );
     // Brokers live as long as the connection they registered over.
     let mut conn = Raw::connect(&ns.addr);
     let brokers = [("b1", "10.1.0.1:10911", "LimitT1"), ("b2", "10.1.0.2:10911", "LimitT2"), ("b3", "10.1.0.3:10911", "LimitT3")];
@@ -112,4 +117,30 @@ fn past_its_bounds_the_name_server_refuses_and_keeps_serving() {
     let list = roundtrip(&ns.addr, &RemotingCommand::request(rc::GET_KVLIST_BY_NAMESPACE, 0).with_ext("namespace", "NS"));
     assert_eq!(list.code, response::SUCCESS);
     assert_eq!(String::from_utf8_lossy(list.body.as_deref().unwrap()).matches("\"k").count(), 5);
+
+    // An operator sees each bound and how much of it is used.
+    let text = scrape(metrics_port);
+    for (line, what) in [
+        ("ferromq_namesrv_brokers 3.0", "live brokers"),
+        ("ferromq_namesrv_brokers_max 3.0", "namesrvMaxBrokers"),
+        ("ferromq_namesrv_topic_routes 8.0", "routes: b1 2, b2 4, b3 2"),
+        ("ferromq_namesrv_topic_routes_max 8.0", "namesrvMaxTopicRoutes"),
+        ("ferromq_namesrv_kv_configs 5.0", "key/values"),
+        ("ferromq_namesrv_kv_configs_max 5.0", "namesrvMaxKvConfigs"),
+        ("ferromq_namesrv_clusters 1.0", "clusters"),
+    ] {
+        assert!(text.lines().any(|l| l == line), "{what}: no line {line:?} in\n{text}");
+    }
+}
+
+/// The body of `GET /metrics` on the name server's metricsPort.
+fn scrape(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.") && out.contains(" 200 "), "{out}");
+    out
 }

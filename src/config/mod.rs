@@ -238,6 +238,8 @@ pub fn namesrv_defaults() -> Settings {
         ("kvConfigPath", home().join("namesrv").join("kvConfig.json").display().to_string()),
         ("orderMessageEnable", d("false")),
         ("brokerExpiredMillis", d("120000")),
+        ("metricsPort", d("0")),
+        ("metricsListenAddress", d("0.0.0.0")),
         ("frameMaxLength", d("16777216")),
         ("namesrvAclEnable", d("false")),
         ("aclConfigFile", d("")),
@@ -570,6 +572,10 @@ pub struct NamesrvConfig {
     pub limits: Limits,
     /// `namesrvMax*`: what clients can make the name server hold.
     pub namesrv_limits: NamesrvLimits,
+    /// `metricsPort` (0: off) / `metricsListenAddress` of a name server run
+    /// on its own; in standalone mode the broker's endpoint carries its metrics.
+    pub metrics_port: u16,
+    pub metrics_listen_address: String,
     /// `namesrvAclEnable` (ferromq's own): write requests need an admin
     /// account's signature or a white-listed address; reads stay open.
     pub acl_enable: bool,
@@ -585,6 +591,8 @@ impl NamesrvConfig {
             broker_expired_ms: s.i64("brokerExpiredMillis")? as u64,
             limits: server_limits(&s)?,
             namesrv_limits: namesrv_limits(&s)?,
+            metrics_port: s.i64("metricsPort")? as u16,
+            metrics_listen_address: s.str("metricsListenAddress"),
             acl_enable: s.bool("namesrvAclEnable")?,
             acl_paths: acl_paths(&s),
             settings: s,

@@ -77,6 +77,11 @@ impl KvConfigManager {
         Ok(())
     }
 
+    /// (entries, bytes) as the bounds count them, for metrics.
+    pub fn usage(&self) -> (usize, usize) {
+        usage(&self.table.lock().unwrap())
+    }
+
     pub fn get(&self, ns: &str, key: &str) -> Option<String> {
         self.table.lock().unwrap().get(ns)?.get(key).cloned()
     }

@@ -3,6 +3,7 @@
 
 pub mod acl;
 pub mod kv_config;
+pub mod metrics;
 pub mod processor;
 pub mod route_info;
 
@@ -71,6 +72,12 @@ impl Namesrv {
             hooks.push(Arc::new(acl::NamesrvAcl { manager: manager.clone() }));
         }
         Hooked::new(self.clone(), hooks)
+    }
+
+    /// What the name server holds against its bounds (read at scrape time).
+    pub fn usage(&self) -> (route_info::RouteUsage, (usize, usize)) {
+        let routes = self.routes.lock().unwrap().usage();
+        (routes, self.kv.usage())
     }
 
     pub fn config(&self) -> &NamesrvConfig {

@@ -44,6 +44,15 @@ pub struct Registration<'a> {
     pub conn_id: Option<u64>,
 }
 
+/// Counts of `RouteInfo`'s tables (see `RouteInfo::usage`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RouteUsage {
+    pub brokers: usize,
+    pub topic_routes: usize,
+    pub topics: usize,
+    pub clusters: usize,
+}
+
 pub struct RegisterResult {
     pub master_addr: Option<String>,
     pub ha_server_addr: Option<String>,
@@ -159,6 +168,17 @@ impl RouteInfo {
                     write_queue_nums: tc.write_queue_nums,
                 },
             );
+        }
+    }
+
+    /// What the tables hold now, for metrics: live broker addresses, (topic,
+    /// broker name) routes, topics and clusters.
+    pub fn usage(&self) -> RouteUsage {
+        RouteUsage {
+            brokers: self.broker_live_table.len(),
+            topic_routes: self.topic_queue_table.values().map(BTreeMap::len).sum(),
+            topics: self.topic_queue_table.len(),
+            clusters: self.cluster_addr_table.len(),
         }
     }
 

@@ -98,6 +98,11 @@ class MetricsTest {
             assertTrue(value(body, "ferromq_request_duration_seconds_count{code=\"310\"}") >= N,
                 "SEND_MESSAGE_V2 latency samples");
             assertTrue(value(body, "process_resident_memory_bytes") > 0, "RSS");
+            // The standalone name server's usage against its bounds, on the same endpoint.
+            assertEquals(1.0, value(body, "ferromq_namesrv_brokers "), "live brokers in the name server");
+            assertEquals(4096.0, value(body, "ferromq_namesrv_brokers_max "), "namesrvMaxBrokers");
+            assertTrue(value(body, "ferromq_namesrv_topic_routes ") >= 1, "routes, " + topic + "'s among them");
+            assertEquals(1.0, value(body, "ferromq_namesrv_clusters "), "clusters");
         }
     }
 
