@@ -210,7 +210,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 return Ok(());
             }
             let (server_tls, _) = tls_setup(&s, false)?;
-            start_namesrv(NamesrvConfig::from_settings(s)?, server_tls).await?;
+            let mut cfg = NamesrvConfig::from_settings(s)?;
+            cfg.config_file = config;
+            start_namesrv(cfg, server_tls).await?;
             wait_for_signal().await;
         }
         Command::Broker { config, namesrv, print } => {

@@ -2,6 +2,7 @@
 //! `namesrv.conf`), with the Java broker's key names and defaults.
 
 mod properties;
+pub mod runtime_update;
 mod tls;
 
 use std::collections::BTreeMap;
@@ -581,6 +582,9 @@ pub struct NamesrvConfig {
     pub acl_enable: bool,
     pub acl_paths: Option<crate::acl::AclPaths>,
     pub settings: Settings,
+    /// The `-c` file, which updateNamesrvConfig rewrites (None: changes
+    /// last until restart, as in standalone mode).
+    pub config_file: Option<PathBuf>,
 }
 
 impl NamesrvConfig {
@@ -596,6 +600,7 @@ impl NamesrvConfig {
             acl_enable: s.bool("namesrvAclEnable")?,
             acl_paths: acl_paths(&s),
             settings: s,
+            config_file: None,
         })
     }
 }

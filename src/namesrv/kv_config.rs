@@ -30,7 +30,7 @@ type Table = BTreeMap<String, BTreeMap<String, String>>;
 pub struct KvConfigManager {
     table: Arc<Mutex<Table>>,
     writer: ConfigWriter,
-    limits: NamesrvLimits,
+    limits: Mutex<NamesrvLimits>,
 }
 
 /// (entries, bytes) as the bounds count them.
@@ -52,11 +52,17 @@ impl KvConfigManager {
                 serde_json::to_string(&KvConfigWrapper { config_table: t.clone() }).unwrap_or_default()
             }),
         );
-        KvConfigManager { table, writer, limits }
+        KvConfigManager { table, writer, limits: Mutex::new(limits) }
+    }
+
+    /// New bounds (updateNamesrvConfig): only growth past them is refused.
+    pub fn set_limits(&self, limits: NamesrvLimits) {
+        *self.limits.lock().unwrap() = limits;
     }
 
     /// Overwriting a key is refused only when it would grow the bytes past the bound.
     pub fn put(&self, ns: &str, key: &str, value: &str) -> Result<(), LimitReached> {
+        let limits = *self.limits.lock().unwrap();
         {
             let mut t = self.table.lock().unwrap();
             let (entries, bytes) = usage(&t);
@@ -64,12 +70,12 @@ impl KvConfigManager {
             let old = known.and_then(|m| m.get(key));
             // A new key in a namespace with keys, or in a new one, adds an entry.
             let adds_entry = old.is_none() && known.is_none_or(|m| !m.is_empty());
-            if adds_entry && entries >= self.limits.max_kv_configs {
-                return Err(LimitReached { key: "namesrvMaxKvConfigs", limit: self.limits.max_kv_configs });
+            if adds_entry && entries >= limits.max_kv_configs {
+                return Err(LimitReached { key: "namesrvMaxKvConfigs", limit: limits.max_kv_configs });
             }
             let after = bytes - old.map_or(0, |v| key.len() + v.len()) + key.len() + value.len() + if known.is_none() { ns.len() } else { 0 };
-            if after > self.limits.max_kv_config_bytes && after > bytes {
-                return Err(LimitReached { key: "namesrvMaxKvConfigBytes", limit: self.limits.max_kv_config_bytes });
+            if after > limits.max_kv_config_bytes && after > bytes {
+                return Err(LimitReached { key: "namesrvMaxKvConfigBytes", limit: limits.max_kv_config_bytes });
             }
             t.entry(ns.to_string()).or_default().insert(key.to_string(), value.to_string());
         }

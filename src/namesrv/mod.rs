@@ -8,7 +8,7 @@ pub mod processor;
 pub mod route_info;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use crate::config::NamesrvConfig;
@@ -50,7 +50,8 @@ pub struct LimitReached {
 }
 
 pub struct Namesrv {
-    config: NamesrvConfig,
+    /// Replaced whole by updateNamesrvConfig; readers take a snapshot.
+    config: RwLock<Arc<NamesrvConfig>>,
     routes: Mutex<RouteInfo>,
     kv: KvConfigManager,
     /// `namesrvAclEnable`: the rules write requests are checked against.
@@ -62,7 +63,7 @@ impl Namesrv {
         let kv = KvConfigManager::load(config.kv_config_path.clone(), config.namesrv_limits);
         let acl = config.acl_enable.then(|| open_acl(&config));
         let routes = Mutex::new(RouteInfo::new(config.namesrv_limits));
-        Arc::new(Namesrv { config, routes, kv, acl })
+        Arc::new(Namesrv { config: RwLock::new(Arc::new(config)), routes, kv, acl })
     }
 
     /// The name server behind its hooks (request logging, and ACL when on).
@@ -80,8 +81,16 @@ impl Namesrv {
         (routes, self.kv.usage())
     }
 
-    pub fn config(&self) -> &NamesrvConfig {
-        &self.config
+    pub fn config(&self) -> Arc<NamesrvConfig> {
+        self.config.read().unwrap().clone()
+    }
+
+    /// Puts a validated configuration in force: the bounds apply to the
+    /// next registration or key/value, the other settings where next read.
+    fn replace_config(&self, new: NamesrvConfig) {
+        self.routes.lock().unwrap().set_limits(new.namesrv_limits);
+        self.kv.set_limits(new.namesrv_limits);
+        *self.config.write().unwrap() = Arc::new(new);
     }
 
     /// Drops brokers silent for longer than `brokerExpiredMillis`, checking
@@ -93,7 +102,7 @@ impl Namesrv {
             loop {
                 tick.tick().await;
                 let Some(me) = me.upgrade() else { return };
-                let expiry = Duration::from_millis(me.config.broker_expired_ms);
+                let expiry = Duration::from_millis(me.config().broker_expired_ms);
                 let dead = me.routes.lock().unwrap().remove_brokers(Some(expiry), None);
                 for addr in dead {
                     tracing::warn!(broker = %addr, "broker expired: not heard from in {} ms", expiry.as_millis());

@@ -10,6 +10,8 @@ use crate::protocol::header::{
     QueryDataVersionResponseHeader, RegisterBrokerRequestHeader, RegisterBrokerResponseHeader,
     UnregisterBrokerRequestHeader, WipeWritePermOfBrokerRequestHeader, WipeWritePermOfBrokerResponseHeader,
 };
+use crate::config::runtime_update::{persist_changes, runtime_changes, UpdateRefused};
+use crate::config::NamesrvConfig;
 use crate::protocol::topic::DataVersion;
 use crate::protocol::{fastjson, register, ProtocolError};
 use crate::remoting::codes::{request as rc, response};
@@ -122,7 +124,7 @@ fn register_broker(n: &Namesrv, conn: &ConnectionHandle, req: &RemotingCommand) 
     // A compressed body inflates to at most what an uncompressed one may
     // be (`frameMaxLength`): its binary layout is smaller than the JSON.
     let wrapper: Option<TopicConfigSerializeWrapper> = match &req.body {
-        Some(b) if h.compressed => Some(register::decode_compressed(b, n.config.limits.max_frame)?.topic_config_serialize_wrapper),
+        Some(b) if h.compressed => Some(register::decode_compressed(b, n.config().limits.max_frame)?.topic_config_serialize_wrapper),
         Some(b) => Some(fastjson::parse::<RegisterBrokerBody>(b)?.topic_config_serialize_wrapper),
         None => None,
     };
@@ -181,7 +183,7 @@ fn get_routeinfo_by_topic(n: &Namesrv, _: &ConnectionHandle, req: &RemotingComma
             format!("No topic route info in name server for the topic: {topic}\nSee http://rocketmq.apache.org/docs/faq/ for further details."),
         ));
     };
-    if n.config.settings.get("orderMessageEnable") == Some("true") {
+    if n.config().settings.get("orderMessageEnable") == Some("true") {
         route.order_topic_conf = n.kv.get(NAMESPACE_ORDER_TOPIC_CONFIG, topic);
     }
     let standard = req.version >= V4_9_4 || h.accept_standard_json_only;
@@ -230,14 +232,49 @@ fn add_write_perm_of_broker(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCom
 }
 
 fn get_namesrv_config(n: &Namesrv, _: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
-    Ok(ok(req).with_body(n.config.settings.print().into_bytes()))
+    Ok(ok(req).with_body(n.config().settings.print().into_bytes()))
 }
 
-fn update_namesrv_config(_: &Namesrv, _: &ConnectionHandle, _: &RemotingCommand) -> NamesrvResult {
-    Err(NamesrvError::Response(
-        response::NO_PERMISSION,
-        "Can not update name server config at run time: ferromq reads namesrv.conf at start only".into(),
-    ))
+/// Settings the name server reads while running (ferromq's; Java applies
+/// any key, including ones it reads only at start, and says nothing).
+pub const RUNTIME_KEYS: &[&str] = &[
+    "orderMessageEnable",
+    "brokerExpiredMillis",
+    "namesrvMaxBrokers",
+    "namesrvMaxTopicRoutes",
+    "namesrvMaxKvConfigs",
+    "namesrvMaxKvConfigBytes",
+];
+
+/// `updateNamesrvConfig`: the new configuration is built and checked whole
+/// before anything changes, written into the `-c` file when there is one,
+/// then put in force.
+fn update_namesrv_config(n: &Namesrv, conn: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
+    let body = req.body.as_deref().unwrap_or(b"");
+    let text = String::from_utf8_lossy(body);
+    // Java's own refusal for its two path settings, word for word.
+    if let Ok(keys) = crate::config::try_parse_properties(&text) {
+        if keys.iter().any(|(k, _)| k == "kvConfigPath" || k == "configStorePath") {
+            return Err(NamesrvError::Response(response::NO_PERMISSION, "Can not update config path".into()));
+        }
+    }
+    let refused = |r: UpdateRefused| NamesrvError::Response(r.code, r.remark);
+    let changes = runtime_changes(body, RUNTIME_KEYS, "updateNamesrvConfig").map_err(refused)?;
+    if changes.is_empty() {
+        return Ok(ok(req));
+    }
+    let old = n.config();
+    let mut settings = old.settings.clone();
+    settings.apply(changes.clone());
+    let mut new = NamesrvConfig::from_settings(settings)
+        .map_err(|e| NamesrvError::Response(response::SYSTEM_ERROR, format!("Can not update config: {e}")))?;
+    new.config_file = old.config_file.clone();
+    if let Some(path) = &new.config_file {
+        persist_changes(path, &changes).map_err(refused)?;
+    }
+    tracing::info!(?changes, peer = %conn.remote_addr(), "name server config updated");
+    n.replace_config(new);
+    Ok(ok(req))
 }
 
 #[cfg(test)]
@@ -274,5 +311,48 @@ mod tests {
         let resp = process(&n, RemotingCommand::request(9999, 4)).await;
         assert_eq!(resp.code, response::REQUEST_CODE_NOT_SUPPORTED);
         assert_eq!(resp.remark.as_deref(), Some(" request type 9999 not supported"));
+    }
+
+    fn update(body: &str) -> RemotingCommand {
+        RemotingCommand::request(rc::UPDATE_NAMESRV_CONFIG, 1).with_body(body.as_bytes().to_vec())
+    }
+
+    fn put(key: &str) -> RemotingCommand {
+        RemotingCommand::request(rc::PUT_KV_CONFIG, 1).with_ext("namespace", "NS").with_ext("key", key).with_ext("value", "v")
+    }
+
+    #[tokio::test]
+    async fn run_time_settings_change_checked_whole_and_are_written_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("namesrv.conf");
+        std::fs::write(&file, "# mine\nlistenPort=9876\nnamesrvMaxKvConfigs=5\n").unwrap();
+        let mut s = namesrv_defaults();
+        s.apply([("kvConfigPath".to_string(), dir.path().join("kv.json").display().to_string())]);
+        let mut cfg = NamesrvConfig::from_settings(s).unwrap();
+        cfg.config_file = Some(file.clone());
+        let n = Namesrv::new(cfg);
+
+        let r = process(&n, update("orderMessageEnable=true\nnamesrvMaxKvConfigs=1")).await;
+        assert_eq!(r.code, response::SUCCESS, "{:?}", r.remark);
+        let printed = process(&n, RemotingCommand::request(rc::GET_NAMESRV_CONFIG, 1)).await;
+        assert!(String::from_utf8_lossy(printed.body.as_deref().unwrap()).contains("orderMessageEnable=true"));
+        assert_eq!(process(&n, put("k1")).await.code, response::SUCCESS);
+        let r = process(&n, put("k2")).await;
+        assert_eq!(r.remark.as_deref(), Some("name server limit namesrvMaxKvConfigs (1) reached"), "the new bound holds");
+        let on_disk = std::fs::read_to_string(&file).unwrap();
+        assert!(on_disk.starts_with("# mine\nlistenPort=9876\nnamesrvMaxKvConfigs=1\n"), "{on_disk}");
+        assert!(on_disk.contains("orderMessageEnable=true"), "{on_disk}");
+
+        // Java's words for its path settings; ferromq's for start-only ones.
+        let r = process(&n, update("kvConfigPath=/tmp/x")).await;
+        assert_eq!((r.code, r.remark.as_deref()), (response::NO_PERMISSION, Some("Can not update config path")));
+        let r = process(&n, update("listenPort=1234")).await;
+        assert_eq!(r.code, response::NO_PERMISSION);
+        assert!(r.remark.unwrap().contains("[listenPort] at run time"));
+        // A bad value refuses the whole update: nothing changes.
+        let r = process(&n, update("brokerExpiredMillis=1000\nnamesrvMaxBrokers=0")).await;
+        assert_eq!(r.code, response::SYSTEM_ERROR, "{:?}", r.remark);
+        assert_eq!(n.config().broker_expired_ms, 120_000);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), on_disk);
     }
 }

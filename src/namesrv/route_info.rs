@@ -171,6 +171,11 @@ impl RouteInfo {
         }
     }
 
+    /// New bounds (updateNamesrvConfig): only growth past them is refused.
+    pub fn set_limits(&mut self, limits: NamesrvLimits) {
+        self.limits = limits;
+    }
+
     /// What the tables hold now, for metrics: live broker addresses, (topic,
     /// broker name) routes, topics and clusters.
     pub fn usage(&self) -> RouteUsage {

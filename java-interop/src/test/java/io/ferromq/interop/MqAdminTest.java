@@ -923,6 +923,14 @@ class MqAdminTest {
         assertContains(config, "============" + mq.namesrvAddr() + "============");
         String port = mq.namesrvAddr().substring(mq.namesrvAddr().lastIndexOf(':') + 1);
         assertEquals(port, config.properties().get("listenPort"), "name server listenPort: " + config);
+        // A setting the name server reads while running changes at once (both servers).
+        MqAdmin.Result update = admin.ok("updateNamesrvConfig", "-k", "orderMessageEnable", "-v", "true");
+        assertContains(update, "update name server config success!");
+        assertEquals("true", admin.ok("getNamesrvConfig").properties().get("orderMessageEnable"),
+            "orderMessageEnable after updateNamesrvConfig");
+        // Its config paths never change (Java's refusal, word for word, on both servers).
+        MqAdmin.Result path = admin.fails(16, "updateNamesrvConfig", "-k", "kvConfigPath", "-v", "/tmp/elsewhere");
+        assertTrue(path.errorRemark().contains("Can not update config path"), path.toString());
 
         String ns = mq.uniqueName("NS");
         String key = mq.uniqueName("k");
