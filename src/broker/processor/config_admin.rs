@@ -45,8 +45,6 @@ pub const RUNTIME_KEYS: &[&str] = &[
 /// every key they expect, not acted on. Keys whose Java default depends on
 /// the host are in [`java_host_defaults`].
 const JAVA_ONLY_DEFAULTS: &[(&str, &str)] = &[
-    ("accessMessageInMemoryMaxRatio", "40"),
-    ("aclEnable", "false"),
     ("adminBrokerThreadPoolNums", "16"),
     ("autoDeleteUnusedStats", "false"),
     ("bitMapLengthConsumeQueueExt", "112"),
@@ -72,7 +70,6 @@ const JAVA_ONLY_DEFAULTS: &[(&str, &str)] = &[
     ("commitCommitLogLeastPages", "4"),
     ("commitCommitLogThoroughInterval", "200"),
     ("commitIntervalCommitLog", "200"),
-    ("compressedRegister", "false"),
     ("connectTimeoutMillis", "3000"),
     ("consumerFallbehindThreshold", "17179869184"),
     ("consumerManageThreadPoolNums", "32"),
@@ -111,10 +108,6 @@ const JAVA_ONLY_DEFAULTS: &[(&str, &str)] = &[
     ("flushIntervalConsumeQueue", "1000"),
     ("flushLeastPagesWhenWarmMapedFile", "4096"),
     ("forceRegister", "true"),
-    ("haHousekeepingInterval", "20000"),
-    ("haSendHeartbeatInterval", "5000"),
-    ("haSlaveFallbehindMax", "268435456"),
-    ("haTransferBatchSize", "32768"),
     ("heartbeatThreadPoolQueueCapacity", "50000"),
     ("highSpeedMode", "false"),
     ("isEnableBatchPush", "false"),
@@ -131,7 +124,6 @@ const JAVA_ONLY_DEFAULTS: &[(&str, &str)] = &[
     ("messageIndexEnable", "true"),
     ("messageIndexSafe", "false"),
     ("messageStorePlugIn", ""),
-    ("msgTraceTopicName", "RMQ_SYS_TRACE_TOPIC"),
     ("offsetCheckInSlave", "false"),
     ("osPageCacheBusyTimeOutMills", "1000"),
     ("pullThreadPoolQueueCapacity", "100000"),
@@ -154,11 +146,9 @@ const JAVA_ONLY_DEFAULTS: &[(&str, &str)] = &[
     ("serverSocketRcvBufSize", "0"),
     ("serverSocketSndBufSize", "0"),
     ("serverWorkerThreads", "8"),
-    ("slaveReadEnable", "false"),
     ("slaveTimeout", "3000"),
     ("startAcceptSendRequestTimeStamp", "0"),
     ("storeReplyMessageEnable", "true"),
-    ("traceTopicEnable", "false"),
     ("transferMsgByHeap", "true"),
     ("transientStorePoolEnable", "false"),
     ("transientStorePoolSize", "5"),
@@ -279,6 +269,16 @@ mod tests {
         }
         // The Java broker prints 176 keys (175 without rocketmqHome).
         assert!(printed.len() >= 175 + 12, "{}", printed.len());
+    }
+
+    #[test]
+    fn java_only_keys_are_no_ferromq_setting() {
+        // One that became a setting prints its effective value from the settings instead.
+        let settings = crate::config::broker_defaults();
+        assert_eq!(settings.get("haTransferBatchSize"), Some("32768"), "defaults are settings");
+        for (k, _) in JAVA_ONLY_DEFAULTS {
+            assert!(settings.get(k).is_none(), "{k} is a ferromq setting now: take it out of JAVA_ONLY_DEFAULTS");
+        }
     }
 
     #[test]
