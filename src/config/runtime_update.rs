@@ -50,10 +50,22 @@ pub fn forbidden_char(v: &str) -> Option<char> {
 /// reads them, each key one of `runtime_keys` and each value free of
 /// control characters; otherwise the refusal of the first that is not.
 pub fn runtime_changes(body: &[u8], runtime_keys: &[&str], what: &str) -> Result<Vec<(String, String)>, UpdateRefused> {
-    let text = String::from_utf8_lossy(body);
-    let changes = try_parse_properties(&text)
-        .map_err(|e| UpdateRefused::new(response::SYSTEM_ERROR, format!("string2Properties error: {e}")))?;
-    for (k, v) in &changes {
+    let changes = parse_update(body)?;
+    check_runtime_changes(&changes, runtime_keys, what)?;
+    Ok(changes)
+}
+
+/// The request body read as Java's `MixAll.string2Properties` reads it,
+/// refusing a malformed `\uXXXX` escape as it does.
+pub fn parse_update(body: &[u8]) -> Result<Vec<(String, String)>, UpdateRefused> {
+    try_parse_properties(&String::from_utf8_lossy(body))
+        .map_err(|e| UpdateRefused::new(response::SYSTEM_ERROR, format!("string2Properties error: {e}")))
+}
+
+/// The refusal of the first change that is not one of `runtime_keys` or
+/// whose value holds a control character.
+pub fn check_runtime_changes(changes: &[(String, String)], runtime_keys: &[&str], what: &str) -> Result<(), UpdateRefused> {
+    for (k, v) in changes {
         if names_path_command_or_class(k) {
             tracing::warn!(key = %k, "{what} refused a path/command/class setting");
             return Err(UpdateRefused::new(
@@ -78,7 +90,7 @@ pub fn runtime_changes(body: &[u8], runtime_keys: &[&str], what: &str) -> Result
             ));
         }
     }
-    Ok(changes)
+    Ok(())
 }
 
 /// Rewrites the changed keys in the config file at `path`, keeping

@@ -10,7 +10,7 @@ use crate::protocol::header::{
     QueryDataVersionResponseHeader, RegisterBrokerRequestHeader, RegisterBrokerResponseHeader,
     UnregisterBrokerRequestHeader, WipeWritePermOfBrokerRequestHeader, WipeWritePermOfBrokerResponseHeader,
 };
-use crate::config::runtime_update::{persist_changes, runtime_changes, UpdateRefused};
+use crate::config::runtime_update::{check_runtime_changes, parse_update, persist_changes, UpdateRefused};
 use crate::config::NamesrvConfig;
 use crate::protocol::topic::DataVersion;
 use crate::protocol::{fastjson, register, ProtocolError};
@@ -250,16 +250,13 @@ pub const RUNTIME_KEYS: &[&str] = &[
 /// before anything changes, written into the `-c` file when there is one,
 /// then put in force.
 fn update_namesrv_config(n: &Namesrv, conn: &ConnectionHandle, req: &RemotingCommand) -> NamesrvResult {
-    let body = req.body.as_deref().unwrap_or(b"");
-    let text = String::from_utf8_lossy(body);
-    // Java's own refusal for its two path settings, word for word.
-    if let Ok(keys) = crate::config::try_parse_properties(&text) {
-        if keys.iter().any(|(k, _)| k == "kvConfigPath" || k == "configStorePath") {
-            return Err(NamesrvError::Response(response::NO_PERMISSION, "Can not update config path".into()));
-        }
-    }
     let refused = |r: UpdateRefused| NamesrvError::Response(r.code, r.remark);
-    let changes = runtime_changes(body, RUNTIME_KEYS, "updateNamesrvConfig").map_err(refused)?;
+    let changes = parse_update(req.body.as_deref().unwrap_or(b"")).map_err(refused)?;
+    // Java's own refusal for its two path settings, word for word.
+    if changes.iter().any(|(k, _)| k == "kvConfigPath" || k == "configStorePath") {
+        return Err(NamesrvError::Response(response::NO_PERMISSION, "Can not update config path".into()));
+    }
+    check_runtime_changes(&changes, RUNTIME_KEYS, "updateNamesrvConfig").map_err(refused)?;
     if changes.is_empty() {
         return Ok(ok(req));
     }
